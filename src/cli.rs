@@ -1,0 +1,114 @@
+//! Command-line arguments: the subcommands and their flags, parsed by clap. Values are
+//! validated here (addresses, scenario names) so that a bad flag is a one-line error before
+//! anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::sim::scenario::Scenario;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pooltop",
+    version,
+    about = "Node pools, Calico rollouts and IPAM on hybrid Windows/Linux Kubernetes clusters"
+)]
+pub struct Cli {
+    /// Where to write the log file (default: pooltop.log in the XDG state directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the built-in simulated cluster and show how to reach it.
+    Demo {
+        /// Starting state of the simulated cluster.
+        #[arg(long, default_value = "fresh", value_parser = parse_scenario)]
+        scenario: Scenario,
+    },
+    /// Serve the simulated cluster on loopback until interrupted, writing a kubeconfig for it.
+    Sim {
+        /// Starting state of the simulated cluster.
+        #[arg(long, default_value = "fresh", value_parser = parse_scenario)]
+        scenario: Scenario,
+        /// Loopback address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_loopback)]
+        listen: SocketAddr,
+        /// Where to write the kubeconfig (default: sim-kubeconfig.yaml in the XDG state directory).
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// Serve HTTPS with a fresh CA; the kubeconfig carries the CA and bearer tokens.
+        #[arg(long)]
+        tls: bool,
+    },
+}
+
+fn parse_scenario(name: &str) -> Result<Scenario, String> {
+    Scenario::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown scenario \"{name}\" (known: {})", names.join(", "))
+    })
+}
+
+fn parse_loopback(text: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not an address like 127.0.0.1:6443"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "{addr} is not a loopback address; the simulator only listens on 127.0.0.0/8 or ::1"
+        ))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "pooltop",
+            "sim",
+            "--scenario",
+            "large",
+            "--listen",
+            "127.0.0.1:6443",
+            "--tls",
+        ])
+        .unwrap();
+        let Command::Sim {
+            scenario,
+            listen,
+            tls,
+            ..
+        } = cli.command
+        else {
+            panic!("not sim")
+        };
+        assert_eq!(scenario, Scenario::Large);
+        assert_eq!(listen.port(), 6443);
+        assert!(tls);
+    }
+
+    #[test]
+    fn bad_values_are_one_line_errors() {
+        let err = Cli::try_parse_from(["pooltop", "sim", "--listen", "10.0.0.1:80"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
+        let err = Cli::try_parse_from(["pooltop", "demo", "--scenario", "nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown scenario \"nope\""), "{err}");
+    }
+}

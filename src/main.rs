@@ -1,0 +1,126 @@
+//! Composition root: parse the command line, install logging and error reporting, run the
+//! chosen subcommand. Errors reach the user as one line and a non-zero exit.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr};
+
+use pooltop::cli::{Cli, Command};
+use pooltop::sim::{self, SimConfig};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install()
+    {
+        eprintln!("pooltop: {err}");
+    }
+    let log = match pooltop::logging::init(cli.log_file.as_deref()) {
+        Ok(log) => log,
+        Err(err) => {
+            eprintln!("pooltop: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("pooltop: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    drop(log);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the error and its causes, outermost first.
+            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+            eprintln!("pooltop: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Sim {
+            scenario,
+            listen,
+            kubeconfig,
+            tls,
+        } => {
+            let path = match kubeconfig {
+                Some(path) => path,
+                None => pooltop::logging::state_dir()
+                    .ok_or_else(|| {
+                        color_eyre::eyre::eyre!("no state directory; pass --kubeconfig")
+                    })?
+                    .join("sim-kubeconfig.yaml"),
+            };
+            let config = SimConfig {
+                listen,
+                tls,
+                scenario,
+                kubeconfig_path: Some(path.clone()),
+                ..SimConfig::default()
+            };
+            serve(config, &format!("kubeconfig: {}", path.display())).await
+        }
+        Command::Demo { scenario } => {
+            let path = pooltop::logging::state_dir()
+                .ok_or_else(|| color_eyre::eyre::eyre!("no state directory"))?
+                .join("demo-kubeconfig.yaml");
+            let config = SimConfig {
+                scenario,
+                kubeconfig_path: Some(path.clone()),
+                ..SimConfig::default()
+            };
+            serve(
+                config,
+                &format!(
+                    "kubeconfig: {}\ntry:        kubectl --kubeconfig {} get nodes",
+                    path.display(),
+                    path.display()
+                ),
+            )
+            .await
+        }
+    }
+}
+
+/// Serves a simulator until Ctrl-C, SIGTERM or SIGHUP.
+async fn serve(config: SimConfig, banner: &str) -> Result<()> {
+    let scenario = config.scenario;
+    let handle = sim::start(config)
+        .await
+        .wrap_err("starting the simulated cluster")?;
+    // Scripts read the first line: the URL, printed only once the server accepts connections.
+    println!("{}", handle.url);
+    println!(
+        "scenario:   {} ({})",
+        scenario.name(),
+        scenario.description()
+    );
+    println!("{banner}");
+    wait_for_signal().await?;
+    handle.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).wrap_err("installing the SIGHUP handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.wrap_err("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+    Ok(())
+}

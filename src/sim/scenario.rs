@@ -1,0 +1,637 @@
+//! Scenarios: the starting state of a simulated cluster, written as code with builders that
+//! read like the domain (`NodePool::windows("npwin", 2)`), not as fixture files. A scenario
+//! is loaded the way a restored etcd would be: CRDs go through the real create path so they
+//! register their resources, everything else is seeded as already existing.
+
+use std::net::Ipv4Addr;
+
+use serde_json::{Value, json};
+
+use super::crds;
+use super::error::ApiError;
+use super::store::Store;
+use super::write::WriteOptions;
+
+/// The named starting points `pooltop sim --scenario` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scenario {
+    /// Before a first Calico install: operator and CRDs present, no CNI, nodes NotReady.
+    #[default]
+    Fresh,
+    /// 5,000 nodes in Linux and Windows pools running 50,000 workload pods.
+    Large,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 2] = [Scenario::Fresh, Scenario::Large];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fresh => "fresh",
+            Self::Large => "large",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Fresh => {
+                "first install: Tigera operator and CRDs present, no Installation, no CNI, nodes NotReady"
+            }
+            Self::Large => "5,000 nodes (Linux and Windows pools) running 50,000 workload pods",
+        }
+    }
+}
+
+/// Loads a scenario into an empty store.
+pub fn load(store: &Store, scenario: &Scenario) -> Result<(), ApiError> {
+    let cluster = match scenario {
+        Scenario::Fresh => fresh(),
+        Scenario::Large => large(),
+    };
+    cluster.load(store)
+}
+
+/// The operating system of a node pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OsFamily {
+    Linux,
+    Windows,
+}
+
+/// A pool of identical nodes, labelled the way AKS labels its agent pools.
+#[derive(Debug, Clone)]
+pub struct NodePool {
+    pub name: String,
+    pub os: OsFamily,
+    pub count: usize,
+    pub ready: bool,
+    pub control_plane: bool,
+    pub kubelet_version: String,
+    pub containerd_version: String,
+    /// Windows build label, e.g. `10.0.20348`.
+    pub windows_build: String,
+    pub kernel_version: String,
+    pub os_image: String,
+    pub instance_type: String,
+}
+
+impl NodePool {
+    pub fn linux(name: &str, count: usize) -> Self {
+        Self {
+            name: name.to_string(),
+            os: OsFamily::Linux,
+            count,
+            ready: true,
+            control_plane: false,
+            kubelet_version: "v1.32.4".to_string(),
+            containerd_version: "1.7.22-1".to_string(),
+            windows_build: String::new(),
+            kernel_version: "5.15.0-1079-azure".to_string(),
+            os_image: "Ubuntu 22.04.5 LTS".to_string(),
+            instance_type: "Standard_D4s_v5".to_string(),
+        }
+    }
+
+    pub fn windows(name: &str, count: usize) -> Self {
+        Self {
+            name: name.to_string(),
+            os: OsFamily::Windows,
+            count,
+            ready: true,
+            control_plane: false,
+            kubelet_version: "v1.32.4".to_string(),
+            containerd_version: "1.7.20+azure".to_string(),
+            windows_build: "10.0.20348".to_string(),
+            kernel_version: "10.0.20348.2966".to_string(),
+            os_image: "Windows Server 2022 Datacenter".to_string(),
+            instance_type: "Standard_D4s_v5".to_string(),
+        }
+    }
+
+    #[must_use]
+    pub fn control_plane(mut self) -> Self {
+        self.control_plane = true;
+        self
+    }
+
+    /// Nodes without a working CNI: NotReady with the kubelet's network-plugin message.
+    #[must_use]
+    pub fn not_ready(mut self) -> Self {
+        self.ready = false;
+        self
+    }
+
+    #[must_use]
+    pub fn windows_server_2019(mut self) -> Self {
+        self.windows_build = "10.0.17763".to_string();
+        self.kernel_version = "10.0.17763.6659".to_string();
+        self.os_image = "Windows Server 2019 Datacenter".to_string();
+        self
+    }
+
+    pub fn node_name(&self, index: usize) -> String {
+        format!("aks-{}-{:08}", self.name, index)
+    }
+}
+
+/// A cluster under construction: objects in load order.
+#[derive(Debug, Default)]
+pub struct ClusterBuilder {
+    crds: Vec<Value>,
+    objects: Vec<Value>,
+    /// (node name, pool index) in creation order, for placing workloads.
+    nodes: Vec<(String, OsFamily, Ipv4Addr)>,
+    next_node_ip: u32,
+    next_uid: u64,
+}
+
+impl ClusterBuilder {
+    pub fn new() -> Self {
+        let mut builder = Self {
+            next_node_ip: u32::from(Ipv4Addr::new(10, 224, 0, 4)),
+            ..Self::default()
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            builder.namespace(ns);
+        }
+        builder
+    }
+
+    /// A deterministic uid, so owner references can be wired before objects exist.
+    fn uid(&mut self, tag: &str) -> String {
+        self.next_uid += 1;
+        format!(
+            "00000000-0000-4000-8000-{:04x}{:08x}",
+            tag.len() & 0xffff,
+            self.next_uid
+        )
+    }
+
+    pub fn crds(&mut self, list: Vec<Value>) -> &mut Self {
+        self.crds.extend(list);
+        self
+    }
+
+    pub fn namespace(&mut self, name: &str) -> &mut Self {
+        self.objects.push(json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }));
+        self
+    }
+
+    pub fn node_pool(&mut self, pool: &NodePool) -> &mut Self {
+        for index in 0..pool.count {
+            let ip = Ipv4Addr::from(self.next_node_ip);
+            self.next_node_ip += 1;
+            let name = pool.node_name(index);
+            self.objects.push(node(pool, &name, ip));
+            self.nodes.push((name, pool.os, ip));
+        }
+        self
+    }
+
+    /// Names of the nodes of an OS, in creation order.
+    pub fn node_names(&self, os: OsFamily) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, o, _)| *o == os)
+            .map(|(n, _, _)| n.clone())
+            .collect()
+    }
+
+    /// A Deployment with its ReplicaSet and pods. `placement` lists the nodes pods are bound
+    /// to round-robin (empty: pods stay Pending, unscheduled); `running` makes bound pods
+    /// Running and Ready with addresses from `pod_ip`.
+    pub fn deployment(
+        &mut self,
+        workload: &Workload,
+        placement: &[String],
+        running: bool,
+    ) -> &mut Self {
+        let deploy_uid = self.uid("deployment");
+        let rs_uid = self.uid("replicaset");
+        let rs_name = format!("{}-{}", workload.name, workload.hash);
+        let labels = json!({"app": workload.name});
+        let mut template_labels = labels.clone();
+        template_labels["pod-template-hash"] = json!(workload.hash);
+        let pod_spec = workload.pod_spec();
+        self.objects.push(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": workload.name, "namespace": workload.namespace, "uid": deploy_uid, "labels": labels, "generation": 1},
+            "spec": {"replicas": workload.replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                     "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
+            "status": workload_status(workload.replicas, if running && !placement.is_empty() { workload.replicas } else { 0 }),
+        }));
+        self.objects.push(json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": rs_name, "namespace": workload.namespace, "uid": rs_uid, "labels": template_labels, "generation": 1,
+                         "annotations": {"deployment.kubernetes.io/revision": "1"},
+                         "ownerReferences": [owner("apps/v1", "Deployment", &workload.name, &deploy_uid)]},
+            "spec": {"replicas": workload.replicas, "selector": {"matchLabels": template_labels},
+                     "template": {"metadata": {"labels": template_labels}, "spec": pod_spec}},
+            "status": {"replicas": workload.replicas, "fullyLabeledReplicas": workload.replicas, "observedGeneration": 1},
+        }));
+        for i in 0..workload.replicas {
+            let pod_name = format!("{rs_name}-{}", pod_suffix(i));
+            let node = (!placement.is_empty()).then(|| &placement[i % placement.len()]);
+            let mut pod = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod_name, "namespace": workload.namespace, "labels": template_labels,
+                             "ownerReferences": [owner("apps/v1", "ReplicaSet", &rs_name, &rs_uid)]},
+                "spec": pod_spec,
+                "status": {"phase": "Pending", "qosClass": "Burstable"},
+            });
+            if let Some(node) = node {
+                pod["spec"]["nodeName"] = json!(node);
+                if running {
+                    let host_ip = self
+                        .nodes
+                        .iter()
+                        .find(|(n, _, _)| n == node)
+                        .map_or(Ipv4Addr::UNSPECIFIED, |(_, _, ip)| *ip);
+                    pod["status"] =
+                        running_status(&workload.container, &pod_ip(i, node), &host_ip.to_string());
+                }
+            } else {
+                pod["status"]["conditions"] = json!([{
+                    "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": workload.unschedulable_message.clone(),
+                }]);
+            }
+            self.objects.push(pod);
+        }
+        self
+    }
+
+    pub fn object(&mut self, value: Value) -> &mut Self {
+        self.objects.push(value);
+        self
+    }
+
+    /// Writes the cluster into a store.
+    pub fn load(self, store: &Store) -> Result<(), ApiError> {
+        let registry = store.registry();
+        let Some(crd_rt) = registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        else {
+            return Err(ApiError::internal(
+                "the CustomResourceDefinition resource is not registered",
+            ));
+        };
+        for crd in self.crds {
+            store.create(
+                &crd_rt,
+                None,
+                crd,
+                &WriteOptions::manager("pooltop-scenario"),
+            )?;
+        }
+        let registry = store.registry();
+        for object in self.objects {
+            let api_version = object["apiVersion"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            let rt = registry
+                .by_kind(group, kind)
+                .filter(|rt| rt.version == version)
+                .ok_or_else(|| {
+                    ApiError::internal(format!(
+                        "scenario object of unknown kind {api_version} {kind}"
+                    ))
+                })?;
+            store.seed(&rt, object)?;
+        }
+        Ok(())
+    }
+}
+
+/// A replicated workload.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub namespace: String,
+    pub replicas: usize,
+    pub hash: String,
+    pub container: String,
+    pub image: String,
+    pub os: OsFamily,
+    pub unschedulable_message: String,
+}
+
+impl Workload {
+    pub fn new(namespace: &str, name: &str, replicas: usize, os: OsFamily) -> Self {
+        let image = match os {
+            OsFamily::Linux => "mcr.microsoft.com/azurelinux/base/nginx:1.25",
+            OsFamily::Windows => {
+                "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"
+            }
+        };
+        Self {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            replicas,
+            hash: template_hash(name),
+            container: name.split('-').next().unwrap_or(name).to_string(),
+            image: image.to_string(),
+            os,
+            unschedulable_message: String::new(),
+        }
+    }
+
+    fn pod_spec(&self) -> Value {
+        let os = match self.os {
+            OsFamily::Linux => "linux",
+            OsFamily::Windows => "windows",
+        };
+        json!({
+            "containers": [{
+                "name": self.container, "image": self.image, "imagePullPolicy": "IfNotPresent",
+                "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+                "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+            }],
+            "nodeSelector": {"kubernetes.io/os": os},
+            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler", "securityContext": {}, "enableServiceLinks": true,
+        })
+    }
+}
+
+fn owner(api_version: &str, kind: &str, name: &str, uid: &str) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true})
+}
+
+/// The 10-character hash suffix a Deployment gives its ReplicaSet, derived from the name.
+fn template_hash(name: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..10)
+        .map(|i| {
+            let idx = usize::try_from((h >> (i * 6)) % ALPHABET.len() as u64).unwrap_or(0);
+            char::from(ALPHABET[idx])
+        })
+        .collect()
+}
+
+/// The five-character suffix of a ReplicaSet's pod name.
+fn pod_suffix(index: usize) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n = index;
+    (0..5)
+        .map(|_| {
+            let c = char::from(ALPHABET[n % ALPHABET.len()]);
+            n /= ALPHABET.len();
+            c
+        })
+        .collect()
+}
+
+/// A placeholder-free pod address: derived from the pod's index and node so it is stable.
+fn pod_ip(index: usize, node: &str) -> String {
+    let mut h: u32 = 2_166_136_261;
+    for b in node.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(16_777_619);
+    }
+    let block = h % 16_384;
+    let ordinal = u32::try_from(index % 58).unwrap_or(0) + 4;
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 244, 0, 0)) + block * 64 + ordinal).to_string()
+}
+
+fn workload_status(replicas: usize, ready: usize) -> Value {
+    let mut status =
+        json!({"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas});
+    if ready > 0 {
+        status["readyReplicas"] = json!(ready);
+        status["availableReplicas"] = json!(ready);
+    } else {
+        status["unavailableReplicas"] = json!(replicas);
+    }
+    status
+}
+
+fn running_status(container: &str, pod_ip: &str, host_ip: &str) -> Value {
+    let t = "2026-11-29T08:00:00Z";
+    let condition = |kind: &str| json!({"type": kind, "status": "True", "lastTransitionTime": t});
+    json!({
+        "phase": "Running",
+        "conditions": [condition("PodReadyToStartContainers"), condition("Initialized"), condition("Ready"), condition("ContainersReady"), condition("PodScheduled")],
+        "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
+        "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+        "startTime": t,
+        "qosClass": "Burstable",
+        "containerStatuses": [{
+            "name": container, "ready": true, "started": true, "restartCount": 0,
+            "image": "nginx", "imageID": "", "containerID": format!("containerd://{:064x}", pod_ip.len()),
+            "state": {"running": {"startedAt": t}},
+        }],
+    })
+}
+
+fn node(pool: &NodePool, name: &str, ip: Ipv4Addr) -> Value {
+    let (os, pods_capacity) = match pool.os {
+        OsFamily::Linux => ("linux", 110),
+        OsFamily::Windows => ("windows", 30),
+    };
+    let mut labels = json!({
+        "kubernetes.io/os": os, "beta.kubernetes.io/os": os,
+        "kubernetes.io/arch": "amd64", "beta.kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": name,
+        "kubernetes.azure.com/agentpool": pool.name, "agentpool": pool.name,
+        "kubernetes.azure.com/cluster": "MC_pooltop_sim_westeurope",
+        "node.kubernetes.io/instance-type": pool.instance_type,
+        "topology.kubernetes.io/region": "westeurope",
+        "topology.kubernetes.io/zone": "0",
+    });
+    if pool.os == OsFamily::Windows {
+        labels["node.kubernetes.io/windows-build"] = json!(pool.windows_build);
+        labels["kubernetes.azure.com/os-sku"] =
+            json!(if pool.windows_build.starts_with("10.0.17763") {
+                "Windows2019"
+            } else {
+                "Windows2022"
+            });
+    } else {
+        labels["kubernetes.azure.com/os-sku"] = json!("Ubuntu");
+    }
+    if pool.control_plane {
+        labels["node-role.kubernetes.io/control-plane"] = json!("");
+    }
+    let t = "2026-11-29T08:00:00Z";
+    let ready = if pool.ready {
+        json!({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": t, "lastTransitionTime": t})
+    } else {
+        json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+               "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
+               "lastHeartbeatTime": t, "lastTransitionTime": t})
+    };
+    let pressure = |kind: &str, reason: &str, message: &str| json!({"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": t, "lastTransitionTime": t});
+    let mut spec = json!({});
+    if !pool.ready {
+        spec["taints"] = json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": labels, "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+        "spec": spec,
+        "status": {
+            "capacity": {"cpu": "4", "memory": "16365708Ki", "pods": pods_capacity.to_string(), "ephemeral-storage": "129886128Ki"},
+            "allocatable": {"cpu": "3860m", "memory": "12880524Ki", "pods": pods_capacity.to_string(), "ephemeral-storage": "119703055367"},
+            "conditions": [
+                pressure("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                pressure("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                pressure("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                ready,
+            ],
+            "addresses": [{"type": "InternalIP", "address": ip.to_string()}, {"type": "Hostname", "address": name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": format!("{:032x}", u32::from(ip)), "systemUUID": format!("{:08x}-0000-4000-8000-000000000000", u32::from(ip)),
+                "bootID": format!("{:08x}-0000-4000-8000-000000000001", u32::from(ip)),
+                "kernelVersion": pool.kernel_version, "osImage": pool.os_image,
+                "containerRuntimeVersion": format!("containerd://{}", pool.containerd_version),
+                "kubeletVersion": pool.kubelet_version, "kubeProxyVersion": "",
+                "operatingSystem": os, "architecture": "amd64",
+            },
+        },
+    })
+}
+
+/// Before a first Calico install.
+fn fresh() -> ClusterBuilder {
+    let mut cluster = ClusterBuilder::new();
+    cluster
+        .crds(crds::operator_crds())
+        .crds(crds::calico_v1_crds());
+    cluster.namespace("tigera-operator");
+    cluster.node_pool(&NodePool::linux("system", 1).control_plane().not_ready());
+    cluster.node_pool(&NodePool::linux("nplinux", 3).not_ready());
+    cluster.node_pool(&NodePool::windows("npwin", 2).not_ready());
+    let untolerated = "0/6 nodes are available: 6 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling.";
+    // The operator runs on the host network, so it starts without a CNI.
+    let mut operator = Workload::new("tigera-operator", "tigera-operator", 1, OsFamily::Linux);
+    operator.image = "quay.io/tigera/operator:v1.33.0".to_string();
+    let control_plane = cluster
+        .node_names(OsFamily::Linux)
+        .into_iter()
+        .take(1)
+        .collect::<Vec<_>>();
+    cluster.deployment(&operator, &control_plane, true);
+    for (ns, name, replicas, os) in [
+        ("kube-system", "coredns", 2, OsFamily::Linux),
+        ("default", "web", 3, OsFamily::Linux),
+        ("default", "iis", 2, OsFamily::Windows),
+    ] {
+        let mut workload = Workload::new(ns, name, replicas, os);
+        workload.unschedulable_message = untolerated.to_string();
+        cluster.deployment(&workload, &[], false);
+    }
+    cluster
+}
+
+/// Node and pod counts of the `large` scenario.
+pub const LARGE_NODES: usize = 5_000;
+pub const LARGE_PODS: usize = 50_000;
+
+/// 5,000 nodes and 50,000 running workload pods.
+fn large() -> ClusterBuilder {
+    let mut cluster = ClusterBuilder::new();
+    cluster
+        .crds(crds::operator_crds())
+        .crds(crds::calico_v1_crds());
+    cluster.node_pool(&NodePool::linux("system", 50).control_plane());
+    cluster.node_pool(&NodePool::linux("lnxgen", 1_950));
+    cluster.node_pool(&NodePool::linux("lnxmem", 2_000));
+    cluster.node_pool(&NodePool::windows("win22", 800));
+    cluster.node_pool(&NodePool::windows("win19", 200).windows_server_2019());
+    let linux = cluster.node_names(OsFamily::Linux);
+    let windows = cluster.node_names(OsFamily::Windows);
+    for ns in ["shop", "payments", "legacy"] {
+        cluster.namespace(ns);
+    }
+    // 400 Linux deployments of 100 pods and 100 Windows deployments of 100 pods.
+    for i in 0..500 {
+        let (ns, os, nodes) = match i % 5 {
+            4 => ("legacy", OsFamily::Windows, &windows),
+            0 | 1 => ("shop", OsFamily::Linux, &linux),
+            _ => ("payments", OsFamily::Linux, &linux),
+        };
+        let workload = Workload::new(ns, &format!("svc{i:03}-api"), LARGE_PODS / 500, os);
+        let start = (i * 37) % nodes.len();
+        let placement: Vec<String> = nodes
+            .iter()
+            .cycle()
+            .skip(start)
+            .step_by(7)
+            .take(100)
+            .cloned()
+            .collect();
+        cluster.deployment(&workload, &placement, true);
+    }
+    cluster
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::parse(s.name()), Some(s));
+        }
+        assert_eq!(Scenario::parse("nope"), None);
+        assert_eq!(Scenario::default(), Scenario::Fresh);
+    }
+
+    #[test]
+    fn pools_are_labelled_like_aks() {
+        let pool = NodePool::windows("npwin", 1);
+        let node = node(&pool, &pool.node_name(0), Ipv4Addr::new(10, 224, 0, 9));
+        assert_eq!(
+            node["metadata"]["labels"]["kubernetes.azure.com/agentpool"],
+            "npwin"
+        );
+        assert_eq!(
+            node["metadata"]["labels"]["node.kubernetes.io/windows-build"],
+            "10.0.20348"
+        );
+        assert_eq!(
+            node["status"]["nodeInfo"]["containerRuntimeVersion"],
+            "containerd://1.7.20+azure"
+        );
+    }
+
+    #[test]
+    fn pod_names_are_distinct_within_a_replicaset() {
+        let names: std::collections::HashSet<String> = (0..1000).map(pod_suffix).collect();
+        assert_eq!(names.len(), 1000);
+        assert_eq!(template_hash("web").len(), 10);
+    }
+
+    #[test]
+    fn large_has_the_promised_size() {
+        let cluster = large();
+        let count = |kind: &str| cluster.objects.iter().filter(|o| o["kind"] == kind).count();
+        assert_eq!(count("Node"), LARGE_NODES);
+        assert_eq!(count("Pod"), LARGE_PODS);
+        assert!(
+            cluster
+                .objects
+                .iter()
+                .filter(|o| o["kind"] == "Pod")
+                .all(|p| p["spec"]["nodeName"].is_string())
+        );
+    }
+}

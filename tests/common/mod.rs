@@ -1,0 +1,152 @@
+//! Shared test harness: a simulator on 127.0.0.1:0, a real `kube::Client` built from the
+//! kubeconfig it writes (the same path a user's kubeconfig takes), and the real kubectl.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use pooltop::sim::scenario::Scenario;
+use pooltop::sim::store::StoreConfig;
+use pooltop::sim::{self, SimConfig, SimHandle};
+
+/// A running simulator plus where its kubeconfig lives.
+pub struct TestCluster {
+    pub handle: SimHandle,
+    pub kubeconfig: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub scenario: Scenario,
+    pub tls: bool,
+    pub controllers: bool,
+    pub store: StoreConfig,
+    pub bookmark_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            scenario: Scenario::Fresh,
+            tls: false,
+            controllers: true,
+            store: StoreConfig::default(),
+            bookmark_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+pub async fn start(options: Options) -> TestCluster {
+    // POOLTOP_TEST_LOG=pooltop=debug shows the simulator's traces in a failing test's output.
+    if let Ok(filter) = std::env::var("POOLTOP_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(filter)
+            .try_init();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let config = SimConfig {
+        tls: options.tls,
+        scenario: options.scenario,
+        kubeconfig_path: Some(kubeconfig.clone()),
+        store: options.store,
+        bookmark_interval: options.bookmark_interval,
+        controllers: options.controllers,
+        ..SimConfig::default()
+    };
+    let handle = sim::start(config).await.expect("simulator starts");
+    TestCluster {
+        handle,
+        kubeconfig,
+        dir,
+    }
+}
+
+impl TestCluster {
+    /// A client for a context of the written kubeconfig, built the way kube-rs reads any kubeconfig.
+    pub async fn client_for(&self, context: &str) -> kube::Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).unwrap();
+        let options = KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..KubeConfigOptions::default()
+        };
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .unwrap();
+        // kube's default retry layer resends 429s with backoff for minutes; pooltop's client turns
+        // it off so an eviction blocked by a budget is reported, not silently retried.
+        config.default_retry = false;
+        kube::Client::try_from(config).unwrap()
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        self.client_for(sim::kubeconfig::ADMIN_CONTEXT).await
+    }
+
+    /// Runs the machine's kubectl against this cluster with a private discovery cache.
+    pub fn kubectl(&self, args: &[&str]) -> KubectlOutput {
+        kubectl_at(&self.kubeconfig, &self.dir.path().join("kube-cache"), args)
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop().await;
+    }
+}
+
+pub struct KubectlOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl KubectlOutput {
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "kubectl failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+}
+
+pub fn kubectl_at(kubeconfig: &Path, cache: &Path, args: &[&str]) -> KubectlOutput {
+    let output = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--request-timeout=20s")
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("kubectl runs");
+    KubectlOutput {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
