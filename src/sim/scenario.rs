@@ -142,7 +142,7 @@ impl NodePool {
 #[derive(Debug, Default)]
 pub struct ClusterBuilder {
     crds: Vec<Value>,
-    objects: Vec<Value>,
+    objects: Vec<Planned>,
     /// (node name, pool index) in creation order, for placing workloads.
     nodes: Vec<(String, OsFamily, Ipv4Addr)>,
     next_node_ip: u32,
@@ -177,7 +177,7 @@ impl ClusterBuilder {
     }
 
     pub fn namespace(&mut self, name: &str) -> &mut Self {
-        self.objects.push(json!({
+        self.object(json!({
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
             "spec": {"finalizers": ["kubernetes"]},
@@ -191,7 +191,7 @@ impl ClusterBuilder {
             let ip = Ipv4Addr::from(self.next_node_ip);
             self.next_node_ip += 1;
             let name = pool.node_name(index);
-            self.objects.push(node(pool, &name, ip));
+            self.objects.push(Planned::Object(node(pool, &name, ip)));
             self.nodes.push((name, pool.os, ip));
         }
         self
@@ -208,7 +208,8 @@ impl ClusterBuilder {
 
     /// A Deployment with its ReplicaSet and pods. `placement` lists the nodes pods are bound
     /// to round-robin (empty: pods stay Pending, unscheduled); `running` makes bound pods
-    /// Running and Ready with addresses from `pod_ip`.
+    /// Running and Ready with addresses from `pod_ip`. Pods are generated while loading, so a
+    /// large scenario never holds them all as JSON trees at once.
     pub fn deployment(
         &mut self,
         workload: &Workload,
@@ -222,58 +223,61 @@ impl ClusterBuilder {
         let mut template_labels = labels.clone();
         template_labels["pod-template-hash"] = json!(workload.hash);
         let pod_spec = workload.pod_spec();
-        self.objects.push(json!({
+        let ready = if running && !placement.is_empty() {
+            workload.replicas
+        } else {
+            0
+        };
+        self.objects.push(Planned::Object(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": workload.name, "namespace": workload.namespace, "uid": deploy_uid, "labels": labels, "generation": 1},
             "spec": {"replicas": workload.replicas, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels}, "spec": pod_spec},
                      "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
                      "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
-            "status": workload_status(workload.replicas, if running && !placement.is_empty() { workload.replicas } else { 0 }),
-        }));
-        self.objects.push(json!({
+            "status": workload_status(workload.replicas, ready),
+        })));
+        self.objects.push(Planned::Object(json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": rs_name, "namespace": workload.namespace, "uid": rs_uid, "labels": template_labels, "generation": 1,
                          "annotations": {"deployment.kubernetes.io/revision": "1"},
                          "ownerReferences": [owner("apps/v1", "Deployment", &workload.name, &deploy_uid)]},
             "spec": {"replicas": workload.replicas, "selector": {"matchLabels": template_labels},
-                     "template": {"metadata": {"labels": template_labels}, "spec": pod_spec}},
+                     "template": {"metadata": {"labels": template_labels}, "spec": pod_spec},
+            },
             "status": {"replicas": workload.replicas, "fullyLabeledReplicas": workload.replicas, "observedGeneration": 1},
-        }));
-        for i in 0..workload.replicas {
-            let pod_name = format!("{rs_name}-{}", pod_suffix(i));
-            let node = (!placement.is_empty()).then(|| &placement[i % placement.len()]);
-            let mut pod = json!({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": pod_name, "namespace": workload.namespace, "labels": template_labels,
-                             "ownerReferences": [owner("apps/v1", "ReplicaSet", &rs_name, &rs_uid)]},
-                "spec": pod_spec,
-                "status": {"phase": "Pending", "qosClass": "Burstable"},
-            });
-            if let Some(node) = node {
-                pod["spec"]["nodeName"] = json!(node);
-                if running {
-                    let host_ip = self
-                        .nodes
-                        .iter()
-                        .find(|(n, _, _)| n == node)
-                        .map_or(Ipv4Addr::UNSPECIFIED, |(_, _, ip)| *ip);
-                    pod["status"] =
-                        running_status(&workload.container, &pod_ip(i, node), &host_ip.to_string());
-                }
-            } else {
-                pod["status"]["conditions"] = json!([{
-                    "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                    "message": workload.unschedulable_message.clone(),
-                }]);
-            }
-            self.objects.push(pod);
-        }
+        })));
+        let hosts: std::collections::HashMap<&str, Ipv4Addr> = self
+            .nodes
+            .iter()
+            .map(|(n, _, ip)| (n.as_str(), *ip))
+            .collect();
+        let placement = placement
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    hosts
+                        .get(n.as_str())
+                        .copied()
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED),
+                )
+            })
+            .collect();
+        self.objects.push(Planned::Pods(Box::new(PodSet {
+            workload: workload.clone(),
+            owner: owner("apps/v1", "ReplicaSet", &rs_name, &rs_uid),
+            rs_name,
+            labels: template_labels,
+            spec: pod_spec,
+            placement,
+            running,
+        })));
         self
     }
 
     pub fn object(&mut self, value: Value) -> &mut Self {
-        self.objects.push(value);
+        self.objects.push(Planned::Object(value));
         self
     }
 
@@ -295,7 +299,18 @@ impl ClusterBuilder {
             )?;
         }
         let registry = store.registry();
-        for object in self.objects {
+        let objects =
+            self.objects
+                .into_iter()
+                .flat_map(|planned| -> Box<dyn Iterator<Item = Value>> {
+                    match planned {
+                        Planned::Object(value) => Box::new(std::iter::once(value)),
+                        Planned::Pods(set) => {
+                            Box::new((0..set.workload.replicas).map(move |i| set.pod(i)))
+                        }
+                    }
+                });
+        for object in objects {
             let api_version = object["apiVersion"].as_str().unwrap_or_default();
             let kind = object["kind"].as_str().unwrap_or_default();
             let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -310,6 +325,57 @@ impl ClusterBuilder {
             store.seed(&rt, object)?;
         }
         Ok(())
+    }
+}
+
+/// An object of a scenario, or a set of pods generated while loading.
+#[derive(Debug)]
+enum Planned {
+    Object(Value),
+    Pods(Box<PodSet>),
+}
+
+/// The pods of one ReplicaSet.
+#[derive(Debug)]
+struct PodSet {
+    workload: Workload,
+    rs_name: String,
+    owner: Value,
+    labels: Value,
+    spec: Value,
+    /// Nodes the pods are bound to round-robin, with their addresses.
+    placement: Vec<(String, Ipv4Addr)>,
+    running: bool,
+}
+
+impl PodSet {
+    fn pod(&self, index: usize) -> Value {
+        let mut pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{}-{}", self.rs_name, pod_suffix(index)), "namespace": self.workload.namespace,
+                         "labels": self.labels, "ownerReferences": [self.owner]},
+            "spec": self.spec,
+            "status": {"phase": "Pending", "qosClass": "Burstable"},
+        });
+        match self.placement.get(index % self.placement.len().max(1)) {
+            Some((node, host_ip)) => {
+                pod["spec"]["nodeName"] = json!(node);
+                if self.running {
+                    pod["status"] = running_status(
+                        &self.workload.container,
+                        &pod_ip(index, node),
+                        &host_ip.to_string(),
+                    );
+                }
+            }
+            None => {
+                pod["status"]["conditions"] = json!([{
+                    "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": self.workload.unschedulable_message,
+                }]);
+            }
+        }
+        pod
     }
 }
 
@@ -623,12 +689,19 @@ mod tests {
     #[test]
     fn large_has_the_promised_size() {
         let cluster = large();
-        let count = |kind: &str| cluster.objects.iter().filter(|o| o["kind"] == kind).count();
+        let objects: Vec<Value> = cluster
+            .objects
+            .iter()
+            .flat_map(|p| match p {
+                Planned::Object(v) => vec![v.clone()],
+                Planned::Pods(set) => (0..set.workload.replicas).map(|i| set.pod(i)).collect(),
+            })
+            .collect();
+        let count = |kind: &str| objects.iter().filter(|o| o["kind"] == kind).count();
         assert_eq!(count("Node"), LARGE_NODES);
         assert_eq!(count("Pod"), LARGE_PODS);
         assert!(
-            cluster
-                .objects
+            objects
                 .iter()
                 .filter(|o| o["kind"] == "Pod")
                 .all(|p| p["spec"]["nodeName"].is_string())

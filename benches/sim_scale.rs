@@ -1,0 +1,210 @@
+//! Scale benchmark of the simulated API server: starts `pooltop sim --scenario large`
+//! (5,000 nodes, 50,000 pods) as its own process, then measures how long the real clients
+//! take against it and how much memory the server needs at its peak.
+//!
+//! Run with `cargo bench --bench sim_scale`. Numbers go to stdout as a table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams};
+
+const RUNS: usize = 3;
+
+struct Sim {
+    child: Child,
+    url: String,
+    startup: Duration,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(dir: &Path) -> Sim {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pooltop"))
+        .args([
+            "sim",
+            "--scenario",
+            "large",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubeconfig",
+        ])
+        .arg(dir.join("kubeconfig"))
+        .arg("--log-file")
+        .arg(dir.join("sim.log"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pooltop sim starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut url = String::new();
+    BufReader::new(stdout).read_line(&mut url).unwrap();
+    Sim {
+        child,
+        url: url.trim().to_string(),
+        startup: started.elapsed(),
+    }
+}
+
+/// Peak and current resident memory of a process, in MiB.
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn kubectl_get_nodes(dir: &Path, cache: &str) -> (Duration, usize) {
+    let started = Instant::now();
+    let output = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(dir.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(dir.join(cache))
+        .args(["get", "nodes", "-o", "json"])
+        .output()
+        .expect("kubectl runs");
+    let elapsed = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    (elapsed, list["items"].as_array().map_or(0, Vec::len))
+}
+
+fn summary(samples: &[Duration]) -> String {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    format!(
+        "median {:>8.1} ms   min {:>8.1} ms   max {:>8.1} ms",
+        ms[ms.len() / 2],
+        ms[0],
+        ms[ms.len() - 1]
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path());
+    let pid = sim.child.id();
+    println!("pooltop sim --scenario large at {}", sim.url);
+    println!(
+        "{:<44} {:>8.2} s",
+        "start-up incl. loading the scenario",
+        sim.startup.as_secs_f64()
+    );
+    let (peak, rss) = memory_mib(pid);
+    println!(
+        "{:<44} {peak:>8.0} MiB peak, {rss:.0} MiB resident",
+        "server memory after load"
+    );
+
+    let kubeconfig = kube::config::Kubeconfig::read_from(dir.path().join("kubeconfig")).unwrap();
+    let mut config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    config.default_retry = false;
+    config.read_timeout = Some(Duration::from_secs(300));
+    let client = kube::Client::try_from(config).unwrap();
+    let nodes = Api::<Node>::all(client.clone())
+        .list_metadata(&ListParams::default().limit(1))
+        .await
+        .unwrap();
+    assert!(
+        nodes.metadata.remaining_item_count.unwrap_or(0) >= 4_999,
+        "the large scenario is loaded"
+    );
+
+    let (cold, count) = kubectl_get_nodes(dir.path(), "cache-cold");
+    assert_eq!(count, 5_000);
+    let warm: Vec<Duration> = (0..RUNS)
+        .map(|_| kubectl_get_nodes(dir.path(), "cache-warm").0)
+        .collect();
+    println!(
+        "{:<44} {:>8.1} ms (fresh discovery cache)",
+        "kubectl get nodes -o json, first run",
+        cold.as_secs_f64() * 1000.0
+    );
+    println!(
+        "{:<44} {}",
+        "kubectl get nodes -o json, warm cache",
+        summary(&warm)
+    );
+
+    // The server's share: the same list read as bytes, without decoding 50,000 pods.
+    let mut raw = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..RUNS {
+        let request = http::Request::get("/api/v1/pods").body(Vec::new()).unwrap();
+        let started = Instant::now();
+        bytes = client.request_text(request).await.unwrap().len();
+        raw.push(started.elapsed());
+    }
+    println!(
+        "{:<44} {} ({:.0} MiB)",
+        "GET /api/v1/pods as bytes (server + transfer)",
+        summary(&raw),
+        bytes as f64 / 1_048_576.0
+    );
+
+    let pods: Api<Pod> = Api::all(client.clone());
+    let mut whole = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let list = pods.list(&ListParams::default()).await.unwrap();
+        whole.push(started.elapsed());
+        assert_eq!(list.items.len(), 50_000, "every workload pod");
+    }
+    println!(
+        "{:<44} {}",
+        "kube-rs list of all pods, one request",
+        summary(&whole)
+    );
+    let mut paged = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let mut params = ListParams::default().limit(500);
+        let mut total = 0;
+        loop {
+            let page = pods.list(&params).await.unwrap();
+            total += page.items.len();
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+        paged.push(started.elapsed());
+        assert_eq!(total, 50_000);
+    }
+    println!(
+        "{:<44} {}",
+        "kube-rs list of all pods, pages of 500",
+        summary(&paged)
+    );
+    let (peak, rss) = memory_mib(pid);
+    println!(
+        "{:<44} {peak:>8.0} MiB peak, {rss:.0} MiB resident",
+        "server memory at the end"
+    );
+}
