@@ -4,6 +4,7 @@
 //! wire: it shares no types with `model`, `cluster`, `ops`, `app` or `ui`, so the client must
 //! prove over HTTP that it speaks Kubernetes.
 
+pub mod aggregated;
 pub mod auth;
 pub mod builtin;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod error;
 pub mod eviction;
+pub mod faults;
 pub mod http;
 pub mod jsonpath;
 pub mod kubeconfig;

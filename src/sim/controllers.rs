@@ -2,6 +2,8 @@
 //! store's change stream and writes through the same store operations an HTTP client uses,
 //! so every watch sees controller writes exactly as it would on a real cluster.
 
+pub mod events;
+pub mod informer;
 pub mod kubelet;
 
 use std::sync::Arc;

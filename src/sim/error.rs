@@ -99,37 +99,33 @@ impl ApiError {
         )
     }
 
-    /// Server-side apply conflicts, one cause per (manager, field).
-    pub fn apply_conflicts(conflicts: &[(String, String)]) -> Self {
-        let lines: Vec<String> = conflicts
-            .iter()
-            .map(|(manager, field)| format!("- conflict with \"{manager}\": {field}"))
-            .collect();
+    /// Server-side apply conflicts, one cause per (manager, field). The manager is already
+    /// named the way the apiserver prints it (`"hpa" using apps/v1`); `message` is the
+    /// summary `patch::describe_conflicts` words from the same list.
+    pub fn apply_conflicts(conflicts: &[(String, String)], message: String) -> Self {
         let causes: Vec<Value> = conflicts
             .iter()
             .map(|(manager, field)| {
                 json!({
                     "reason": "FieldManagerConflict",
-                    "message": format!("conflict with \"{manager}\""),
+                    "message": format!("conflict with {manager}"),
                     "field": field,
                 })
             })
             .collect();
-        let noun = if conflicts.len() == 1 {
-            "conflict"
-        } else {
-            "conflicts"
-        };
+        Self::new(409, "Conflict", message).with_details(json!({ "causes": causes }))
+    }
+
+    /// 422 for a JSON patch whose operations cannot be applied (a failed `test`, a missing
+    /// path). The apiserver keeps the reason to itself: it answers with its generic wording
+    /// and empty details, which kubectl prints as "The request is invalid: …".
+    pub fn json_patch_not_applicable() -> Self {
         Self::new(
-            409,
-            "Conflict",
-            format!(
-                "Apply failed with {} {noun}: {}",
-                conflicts.len(),
-                lines.join("\n")
-            ),
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
         )
-        .with_details(json!({ "causes": causes }))
+        .with_details(json!({}))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -351,15 +347,32 @@ mod tests {
 
     #[test]
     fn apply_conflicts_list_every_field() {
-        let err = ApiError::apply_conflicts(&[
-            ("kubectl".into(), ".spec.replicas".into()),
-            ("ctl".into(), ".spec.paused".into()),
-        ]);
-        assert_eq!(err.code, 409);
-        assert!(err.message.starts_with("Apply failed with 2 conflicts: "));
-        assert_eq!(
-            err.to_status()["details"]["causes"][1]["field"],
-            ".spec.paused"
+        let err = ApiError::apply_conflicts(
+            &[
+                ("\"ctl\"".into(), ".spec.paused".into()),
+                ("\"kubectl\" using apps/v1".into(), ".spec.replicas".into()),
+            ],
+            "Apply failed with 2 conflicts: …".into(),
         );
+        assert_eq!(err.code, 409);
+        assert_eq!(err.message, "Apply failed with 2 conflicts: …");
+        let status = err.to_status();
+        assert_eq!(status["details"]["causes"][1]["field"], ".spec.replicas");
+        assert_eq!(
+            status["details"]["causes"][1]["message"],
+            "conflict with \"kubectl\" using apps/v1"
+        );
+    }
+
+    #[test]
+    fn json_patch_failures_get_the_generic_invalid_wording() {
+        let status = ApiError::json_patch_not_applicable().to_status();
+        assert_eq!(status["code"], 422);
+        assert_eq!(status["reason"], "Invalid");
+        assert_eq!(
+            status["message"],
+            "the server rejected our request due to an error in our request"
+        );
+        assert_eq!(status["details"], json!({}));
     }
 }

@@ -387,6 +387,9 @@ impl ApiServer {
                 if let Some(token) = &page.continue_token {
                     metadata["continue"] = json!(token);
                 }
+                if let Some(remaining) = page.remaining {
+                    metadata["remainingItemCount"] = json!(remaining);
+                }
                 let doc = json!({ "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items });
                 Ok(typed_json_response(
                     StatusCode::OK,

@@ -159,8 +159,12 @@ fn before_first_apply(live: &Value, scope: Scope, now_rfc3339: &str) -> Option<M
 }
 
 /// The message the API server gives with a 409 for apply conflicts, e.g.
-/// `Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas`.
+/// `Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas`. Managers come
+/// as `conflicts_with` prints them; with several conflicts they are grouped per manager.
 pub fn describe_conflicts(conflicts: &[(String, String)]) -> String {
+    if let [(manager, path)] = conflicts {
+        return format!("Apply failed with 1 conflict: conflict with {manager}: {path}");
+    }
     let mut by_manager: Vec<(&str, Vec<&str>)> = Vec::new();
     for (manager, path) in conflicts {
         match by_manager.iter_mut().find(|(m, _)| m == manager) {
@@ -168,23 +172,30 @@ pub fn describe_conflicts(conflicts: &[(String, String)]) -> String {
             None => by_manager.push((manager, vec![path])),
         }
     }
-    let noun = if conflicts.len() == 1 {
-        "conflict"
-    } else {
-        "conflicts"
-    };
-    let mut message = format!("Apply failed with {} {noun}:", conflicts.len());
-    if let [(manager, path)] = conflicts {
-        let _ = write!(message, " conflict with {manager:?}: {path}");
-        return message;
-    }
+    let mut lines = Vec::new();
     for (manager, paths) in by_manager {
-        let _ = write!(message, "\nconflicts with {manager:?}:");
-        for path in paths {
-            let _ = write!(message, "\n- {path}");
-        }
+        lines.push(format!("conflicts with {manager}:"));
+        lines.extend(paths.into_iter().map(|path| format!("- {path}")));
     }
-    message
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
+}
+
+/// How the apiserver names a manager in conflict messages: quoted, with the subresource it
+/// wrote through, and for an updater the API version it wrote with (an applier is the same
+/// manager whatever version it applies, so it is named without one).
+fn printed_manager(entry: &ManagedEntry) -> String {
+    let mut printed = format!("{:?}", entry.manager);
+    if let Some(subresource) = entry.subresource.as_deref().filter(|s| !s.is_empty()) {
+        let _ = write!(printed, " with subresource {subresource:?}");
+    }
+    if entry.operation == UPDATE {
+        let _ = write!(printed, " using {}", entry.api_version);
+    }
+    printed
 }
 
 // ---------------------------------------------------------------------------------------
@@ -609,7 +620,8 @@ fn diff_lists(old: &[Value], new: &[Value], scope: Scope, list: ListType) -> Cha
     changes
 }
 
-/// For every other manager, the changed fields it owns, as (manager, readable path).
+/// For every other manager, the changed fields it owns, as (manager as the apiserver prints
+/// it, readable path).
 fn conflicts_with(entries: &[ManagedEntry], touched: &FieldSet) -> Vec<(String, String)> {
     let mut conflicts = Vec::new();
     for entry in entries {
@@ -618,7 +630,8 @@ fn conflicts_with(entries: &[ManagedEntry], touched: &FieldSet) -> Vec<(String, 
             .fields
             .intersection(touched)
             .paths(&mut String::new(), &mut paths);
-        conflicts.extend(paths.into_iter().map(|path| (entry.manager.clone(), path)));
+        let manager = printed_manager(entry);
+        conflicts.extend(paths.into_iter().map(|path| (manager.clone(), path)));
     }
     conflicts.sort();
     conflicts.dedup();
@@ -1237,9 +1250,9 @@ mod tests {
         assert_eq!(
             err,
             PatchError::Conflicts(vec![
-                ("alice".to_owned(), ".spec.replicas".to_owned()),
+                ("\"alice\"".to_owned(), ".spec.replicas".to_owned()),
                 (
-                    "alice".to_owned(),
+                    "\"alice\"".to_owned(),
                     ".spec.template.spec.containers[name=\"web\"].image".to_owned()
                 ),
             ])
@@ -1332,7 +1345,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err,
-            PatchError::Conflicts(vec![("hpa".to_owned(), ".spec.replicas".to_owned())])
+            PatchError::Conflicts(vec![(
+                "\"hpa\" using apps/v1".to_owned(),
+                ".spec.replicas".to_owned()
+            )])
         );
 
         let forced = apply(
@@ -1451,7 +1467,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            PatchError::Conflicts(vec![("pool".to_owned(), ".spec.taints".to_owned())])
+            PatchError::Conflicts(vec![("\"pool\"".to_owned(), ".spec.taints".to_owned())])
         );
 
         let created = apply(None, &deployment_config(1, "i"), "alice", false).unwrap();
@@ -1460,7 +1476,7 @@ mod tests {
         let err = apply(Some(&created), &reselected, "bob", false).unwrap_err();
         assert_eq!(
             err,
-            PatchError::Conflicts(vec![("alice".to_owned(), ".spec.selector".to_owned())])
+            PatchError::Conflicts(vec![("\"alice\"".to_owned(), ".spec.selector".to_owned())])
         );
     }
 
@@ -1477,7 +1493,7 @@ mod tests {
         assert_eq!(
             err,
             PatchError::Conflicts(vec![(
-                "before-first-apply".to_owned(),
+                "\"before-first-apply\" using v1".to_owned(),
                 ".metadata.labels.pool".to_owned()
             )])
         );
@@ -1784,18 +1800,25 @@ mod tests {
 
     #[test]
     fn conflict_messages_read_like_the_api_server() {
-        let one = vec![("hpa".to_owned(), ".spec.replicas".to_owned())];
+        let one = vec![(
+            "\"hpa\" using apps/v1".to_owned(),
+            ".spec.replicas".to_owned(),
+        )];
         assert_eq!(
             describe_conflicts(&one),
-            "Apply failed with 1 conflict: conflict with \"hpa\": .spec.replicas"
+            "Apply failed with 1 conflict: conflict with \"hpa\" using apps/v1: .spec.replicas"
         );
-        let two = vec![
-            ("a".to_owned(), ".x".to_owned()),
-            ("a".to_owned(), ".y".to_owned()),
+        let three = vec![
+            ("\"a\"".to_owned(), ".x".to_owned()),
+            ("\"a\"".to_owned(), ".y".to_owned()),
+            (
+                "\"b\" with subresource \"status\" using v1".to_owned(),
+                ".z".to_owned(),
+            ),
         ];
         assert_eq!(
-            describe_conflicts(&two),
-            "Apply failed with 2 conflicts:\nconflicts with \"a\":\n- .x\n- .y"
+            describe_conflicts(&three),
+            "Apply failed with 3 conflicts: conflicts with \"a\":\n- .x\n- .y\nconflicts with \"b\" with subresource \"status\" using v1:\n- .z"
         );
     }
 }

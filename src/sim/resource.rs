@@ -15,6 +15,12 @@ use super::error::GroupResource;
 pub enum Origin {
     /// Compiled into the server, like kube-apiserver's own types.
     Builtin,
+    /// Served by an aggregated API server (registered through an APIService), as a view of a
+    /// resource stored in `crd.projectcalico.org/v1`.
+    Aggregated {
+        apiservice: String,
+        storage_plural: String,
+    },
     /// Registered by the named CustomResourceDefinition.
     Crd {
         crd_name: String,
@@ -107,14 +113,14 @@ impl ResourceType {
             Origin::Crd {
                 printer_columns, ..
             } => printer_columns.as_ref(),
-            Origin::Builtin => None,
+            Origin::Builtin | Origin::Aggregated { .. } => None,
         }
     }
 
     pub fn schema(&self) -> Option<&Value> {
         match &self.origin {
             Origin::Crd { schema, .. } => schema.as_ref(),
-            Origin::Builtin => None,
+            Origin::Builtin | Origin::Aggregated { .. } => None,
         }
     }
 }
@@ -156,6 +162,20 @@ impl Registry {
             self.types.push(rt);
         }
         self.generation += 1;
+    }
+
+    /// Removes every resource an APIService registered; returns whether any was removed.
+    pub fn remove_aggregated(&mut self, apiservice: &str) -> bool {
+        let before = self.types.len();
+        self.types.retain(
+            |rt| !matches!(&rt.origin, Origin::Aggregated { apiservice: a, .. } if a == apiservice),
+        );
+        if self.types.len() == before {
+            return false;
+        }
+        self.reindex();
+        self.generation += 1;
+        true
     }
 
     /// Removes every version registered by the named CRD; returns whether any was removed.

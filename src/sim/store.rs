@@ -198,6 +198,8 @@ pub struct Store {
     config: StoreConfig,
     /// Cancelled when the server shuts down, ending every watch.
     pub shutdown: CancellationToken,
+    /// Per-node faults the kubelet honours.
+    pub faults: super::faults::Faults,
 }
 
 impl std::fmt::Debug for Store {
@@ -245,6 +247,7 @@ impl Store {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
             config,
             shutdown: CancellationToken::new(),
+            faults: super::faults::Faults::default(),
         }
     }
 
@@ -286,6 +289,18 @@ impl Store {
         (0..5)
             .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
             .collect()
+    }
+
+    /// A number below `bound` from the seeded generator (0 when `bound` is 0).
+    pub fn random_below(&self, bound: u64) -> u64 {
+        if bound == 0 {
+            return 0;
+        }
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rng.random_range(0..bound)
     }
 
     /// A version-4 UUID drawn from the seeded generator.

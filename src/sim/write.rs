@@ -305,7 +305,13 @@ impl Store {
                 )
                 .map(|applied| target = applied),
             };
-            result.map_err(|e| patch_error(rt, name, e))?;
+            result.map_err(|e| match (patch_type, e) {
+                (PatchType::Json, PatchError::Unprocessable(why)) => {
+                    tracing::debug!(%why, name, "JSON patch does not apply");
+                    ApiError::json_patch_not_applicable()
+                }
+                (_, e) => patch_error(rt, name, e),
+            })?;
             let before = current.pointer("/metadata/resourceVersion");
             if target
                 .pointer("/metadata/resourceVersion")
@@ -934,7 +940,10 @@ fn patch_error(rt: &ResourceType, name: &str, err: PatchError) -> ApiError {
             e.details = None;
             e
         }
-        PatchError::Conflicts(list) => ApiError::apply_conflicts(&list),
+        PatchError::Conflicts(list) => {
+            let message = patch::describe_conflicts(&list);
+            ApiError::apply_conflicts(&list, message)
+        }
     }
 }
 

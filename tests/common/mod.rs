@@ -3,13 +3,16 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use pooltop::sim::scenario::Scenario;
 use pooltop::sim::store::StoreConfig;
 use pooltop::sim::{self, SimConfig, SimHandle};
+
+/// The longest any one kubectl run may take before the test fails (and kills it).
+pub const KUBECTL_LIMIT: Duration = Duration::from_secs(60);
 
 /// A running simulator plus where its kubeconfig lives.
 pub struct TestCluster {
@@ -92,6 +95,34 @@ impl TestCluster {
         kubectl_at(&self.kubeconfig, &self.dir.path().join("kube-cache"), args)
     }
 
+    /// kubectl as a child process with piped output, for commands that run until the test
+    /// or the server ends them (`get -w`, `rollout status`). Killed if dropped while running.
+    pub fn spawn_kubectl(&self, args: &[&str]) -> tokio::process::Child {
+        let mut command = tokio::process::Command::from(kubectl_command(
+            &self.kubeconfig,
+            &self.dir.path().join("kube-cache"),
+            args,
+        ));
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command.spawn().expect("kubectl starts")
+    }
+
+    /// Runs kubectl without blocking the runtime the simulator serves on (a blocking
+    /// `kubectl` call on a current-thread runtime would wait for a server that cannot
+    /// answer). Fails the test if kubectl is still running after `KUBECTL_LIMIT`.
+    pub async fn run_kubectl(&self, args: &[&str]) -> KubectlOutput {
+        let child = self.spawn_kubectl(args);
+        let output = tokio::time::timeout(KUBECTL_LIMIT, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} still running after {KUBECTL_LIMIT:?}"))
+            .expect("kubectl runs");
+        KubectlOutput::from(output)
+    }
+
     pub async fn stop(self) {
         self.handle.stop().await;
     }
@@ -114,21 +145,35 @@ impl KubectlOutput {
     }
 }
 
-pub fn kubectl_at(kubeconfig: &Path, cache: &Path, args: &[&str]) -> KubectlOutput {
-    let output = Command::new("kubectl")
+/// The machine's kubectl pointed at a kubeconfig, with a private discovery cache and a
+/// per-request timeout; the caller adds the command's arguments.
+pub fn kubectl_command(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("kubectl");
+    command
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .arg("--cache-dir")
         .arg(cache)
         .arg("--request-timeout=20s")
         .args(args)
-        .env_remove("KUBECONFIG")
+        .env_remove("KUBECONFIG");
+    command
+}
+
+pub fn kubectl_at(kubeconfig: &Path, cache: &Path, args: &[&str]) -> KubectlOutput {
+    let output = kubectl_command(kubeconfig, cache, args)
         .output()
         .expect("kubectl runs");
-    KubectlOutput {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    KubectlOutput::from(output)
+}
+
+impl From<std::process::Output> for KubectlOutput {
+    fn from(output: std::process::Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 
