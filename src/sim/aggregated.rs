@@ -59,6 +59,11 @@ pub fn view(plural: &str) -> Option<&'static View> {
     VIEWS.iter().find(|v| v.plural == plural)
 }
 
+/// Whether a verb writes (and so is refused on read-only views).
+pub fn is_write(verb: &str) -> bool {
+    !matches!(verb, "get" | "list" | "watch")
+}
+
 /// Whether an APIService object says the Calico API is being served.
 pub fn apiservice_available(apiservice: &Value) -> bool {
     apiservice.pointer("/metadata/name").and_then(Value::as_str) == Some(APISERVICE)
@@ -72,27 +77,31 @@ pub fn apiservice_available(apiservice: &Value) -> bool {
             })
 }
 
-/// Registers or removes the v3 views; the storage kinds must be served for a view to appear.
+/// Registers the v3 views whose storage is served when `available`, removes them otherwise;
+/// leaves the registry untouched when it already matches.
 pub fn sync_registration(registry: &mut Registry, available: bool) {
-    let registered = registry
-        .get(GROUP, VERSION, VIEWS[0].plural)
-        .is_some_and(|rt| matches!(rt.origin, Origin::Aggregated { .. }));
-    if !available {
-        if registered {
-            registry.remove_aggregated(APISERVICE);
-        }
+    let wanted: Vec<&View> = if available {
+        VIEWS
+            .iter()
+            .filter(|v| {
+                registry
+                    .get(STORAGE_GROUP, "v1", v.storage_plural)
+                    .is_some()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let current: Vec<&str> = registry
+        .types()
+        .filter(|rt| matches!(&rt.origin, Origin::Aggregated { apiservice, .. } if apiservice == APISERVICE))
+        .map(|rt| rt.plural.as_str())
+        .collect();
+    if current.len() == wanted.len() && wanted.iter().all(|v| current.contains(&v.plural)) {
         return;
     }
-    if registered {
-        return;
-    }
-    for v in VIEWS {
-        if registry
-            .get(STORAGE_GROUP, "v1", v.storage_plural)
-            .is_none()
-        {
-            continue;
-        }
+    registry.remove_aggregated(APISERVICE);
+    for v in wanted {
         registry.insert(ResourceType {
             group: GROUP.to_string(),
             version: VERSION.to_string(),

@@ -17,13 +17,15 @@ use super::auth::{Authenticator, Role, User, is_write};
 use super::discovery;
 use super::error::{ApiError, ForbiddenRequest, success_status};
 use super::openapi;
-use super::resource::{Registry, ResourceType};
+use super::resource::{Origin, Registry, ResourceType};
 use super::schema::FieldValidation;
 use super::selector::{FieldSelector, LabelSelector, supported_fields};
 use super::store::{ListOptions, Store, StoredObject};
 use super::table::{TablePrinter, table};
 use super::watch::{self, Encoding, WatchRequest, partial_metadata};
 use super::write::{DeleteOptions, Deleted, Part, PatchType, Propagation, WriteOptions, Written};
+
+mod aggregated;
 
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -217,6 +219,22 @@ impl ApiServer {
             .await
             .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
         let render = render_for(headers);
+        if matches!(target.rt.origin, Origin::Aggregated { .. }) {
+            let view = aggregated::ViewRequest {
+                verb,
+                rt: &target.rt,
+                name: target.name.as_deref(),
+                query,
+                headers,
+                body: &body,
+                render,
+            };
+            return if verb == "watch" {
+                self.watch_view(&target.rt, query)
+            } else {
+                self.aggregated(&view)
+            };
+        }
         let Target {
             rt,
             namespace,
@@ -285,17 +303,31 @@ impl ApiServer {
                     }
                 }
             }
-            ("deletecollection", None) => {
-                let opts = delete_options(query, &body)?;
-                let list = list_options(&rt, query)?;
-                let deleted = self.store.delete_collection(&rt, ns, &list, &opts)?;
-                let rv = self.store.current_rv();
-                Ok(list_response(&rt, &deleted, rv, None, None))
-            }
+            ("deletecollection", None) => self.delete_collection(&rt, ns, query, &body),
             _ => Err(ApiError::method_not_allowed(
                 "the server does not allow this method on the requested resource".to_string(),
             )),
         }
+    }
+
+    /// `DELETE` on a collection: answers with the list of what was deleted.
+    fn delete_collection(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        query: &Query,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let opts = delete_options(query, body)?;
+        let list = list_options(rt, query)?;
+        let deleted = self.store.delete_collection(rt, namespace, &list, &opts)?;
+        Ok(list_response(
+            rt,
+            &deleted,
+            self.store.current_rv(),
+            None,
+            None,
+        ))
     }
 
     /// `PATCH`: the content type names the patch type.
@@ -408,6 +440,23 @@ impl ApiServer {
         query: &Query,
         render: Render,
     ) -> Result<Response<Body>, ApiError> {
+        let content_type = match render {
+            Render::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
+            _ => "application/json",
+        };
+        let request = self.watch_request(rt, namespace, name, query, render)?;
+        self.start_watch(request, content_type)
+    }
+
+    /// What a watch request's URL and query ask for.
+    fn watch_request(
+        &self,
+        rt: Arc<ResourceType>,
+        namespace: Option<String>,
+        name: Option<&str>,
+        query: &Query,
+        render: Render,
+    ) -> Result<WatchRequest, ApiError> {
         let mut list = list_options(&rt, query)?;
         if let Some(name) = name {
             // A watch on one object is a watch of the collection narrowed to its name.
@@ -427,11 +476,7 @@ impl ApiServer {
             Render::Table => Encoding::Table(Box::new(printer_for(&rt))),
             Render::Metadata => Encoding::Metadata,
         };
-        let content_type = match render {
-            Render::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
-            _ => "application/json",
-        };
-        let request = WatchRequest {
+        Ok(WatchRequest {
             rt,
             namespace,
             list,
@@ -441,7 +486,14 @@ impl ApiServer {
             timeout,
             bookmark_interval: self.bookmark_interval,
             encoding,
-        };
+        })
+    }
+
+    fn start_watch(
+        &self,
+        request: WatchRequest,
+        content_type: &'static str,
+    ) -> Result<Response<Body>, ApiError> {
         let mut receiver = watch::start(Arc::clone(&self.store), request)?;
         let stream = futures::stream::poll_fn(move |cx| {
             receiver

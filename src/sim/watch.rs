@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::aggregated::{self, View};
 use super::error::ApiError;
 use super::resource::ResourceType;
 use super::store::{EventType, ListOptions, Store, StoredObject, WatchEvent};
@@ -24,6 +25,8 @@ pub enum Encoding {
     Table(Box<TablePrinter>),
     /// `PartialObjectMetadata` (metadata-only watchers).
     Metadata,
+    /// The aggregated v3 view of objects stored as v1.
+    View(&'static View),
 }
 
 /// Everything a watch request asked for.
@@ -220,6 +223,10 @@ impl Stream {
                 "PartialObjectMetadata".to_string(),
                 "meta.k8s.io/v1".to_string(),
             ),
+            Encoding::View(view) => (
+                view.kind.to_string(),
+                format!("{}/{}", aggregated::GROUP, aggregated::VERSION),
+            ),
             _ => (self.req.rt.kind.clone(), self.req.rt.api_version()),
         };
         let mut metadata = json!({ "resourceVersion": rv.to_string() });
@@ -284,6 +291,10 @@ impl Stream {
             Encoding::Metadata => {
                 let Ok(value) = obj.value() else { return true };
                 line.extend_from_slice(partial_metadata(&value).to_string().as_bytes());
+            }
+            Encoding::View(view) => {
+                let Ok(value) = obj.value() else { return true };
+                line.extend_from_slice(aggregated::to_v3(view, &value).to_string().as_bytes());
             }
         }
         line.extend_from_slice(b"}\n");

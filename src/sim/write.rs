@@ -10,6 +10,7 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use serde_json::{Map, Value, json};
 
+use super::aggregated;
 use super::builtin;
 use super::clock::rfc3339;
 use super::defaults;
@@ -448,6 +449,10 @@ impl Store {
                 }
             });
         }
+        if rt.is_builtin() && matches!(rt.kind.as_str(), "APIService" | "CustomResourceDefinition")
+        {
+            self.sync_aggregated();
+        }
         let value = object.value()?;
         if value.pointer("/metadata/deletionTimestamp").is_some()
             && finalizers(&value).is_empty()
@@ -456,6 +461,17 @@ impl Store {
             self.remove(rt, &object.namespace, &object.name, Some(object.rv))?;
         }
         Ok(())
+    }
+
+    /// Serves the Calico v3 views exactly while their APIService is Available.
+    fn sync_aggregated(&self) {
+        let registry = self.registry();
+        let available = registry
+            .get("apiregistration.k8s.io", "v1", "apiservices")
+            .and_then(|rt| self.try_get(&rt, "", aggregated::APISERVICE))
+            .and_then(|o| o.value().ok())
+            .is_some_and(|v| aggregated::apiservice_available(&v));
+        self.update_registry(|r| aggregated::sync_registration(r, available));
     }
 
     /// Deletes an object (`DELETE`), honouring grace periods, finalizers and propagation.
@@ -589,6 +605,9 @@ impl Store {
 
     /// Garbage collection and namespace termination, triggered by each removal.
     fn after_removal(&self, rt: &ResourceType, removed: &Arc<StoredObject>) {
+        if rt.is_builtin() && rt.kind == "APIService" {
+            self.sync_aggregated();
+        }
         for (dep_rt, dep) in self.dependents_of(&removed.uid) {
             let other_owner_alive = dep
                 .owner_uids
@@ -932,7 +951,7 @@ fn finalize_update(
     Ok(value)
 }
 
-fn patch_error(rt: &ResourceType, name: &str, err: PatchError) -> ApiError {
+pub(crate) fn patch_error(rt: &ResourceType, name: &str, err: PatchError) -> ApiError {
     match err {
         PatchError::Malformed(msg) => ApiError::bad_request(msg),
         PatchError::Unprocessable(msg) => {
