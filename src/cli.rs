@@ -31,6 +31,9 @@ pub enum Command {
         /// Starting state of the simulated cluster.
         #[arg(long, default_value = "fresh", value_parser = parse_scenario)]
         scenario: Scenario,
+        /// How many times faster than real time the simulated cluster runs.
+        #[arg(long, default_value = "5", value_parser = parse_speed)]
+        speed: f64,
     },
     /// Serve the simulated cluster on loopback until interrupted, writing a kubeconfig for it.
     Sim {
@@ -46,6 +49,10 @@ pub enum Command {
         /// Serve HTTPS with a fresh CA; the kubeconfig carries the CA and bearer tokens.
         #[arg(long)]
         tls: bool,
+        /// How many times faster than real time the simulated cluster runs (image pulls,
+        /// start-up delays, back-offs); 1 is real time.
+        #[arg(long, default_value = "1", value_parser = parse_speed)]
+        speed: f64,
     },
 }
 
@@ -54,6 +61,13 @@ fn parse_scenario(name: &str) -> Result<Scenario, String> {
         let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
         format!("unknown scenario \"{name}\" (known: {})", names.join(", "))
     })
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && (0.1..=1000.0).contains(&speed) => Ok(speed),
+        _ => Err(format!("\"{text}\" is not a speed between 0.1 and 1000")),
+    }
 }
 
 fn parse_loopback(text: &str) -> Result<SocketAddr, String> {

@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> Result<()> {
             listen,
             kubeconfig,
             tls,
+            speed,
         } => {
             let path = match kubeconfig {
                 Some(path) => path,
@@ -68,17 +69,19 @@ async fn run(cli: Cli) -> Result<()> {
                 tls,
                 scenario,
                 kubeconfig_path: Some(path.clone()),
+                clock: scaled_clock(speed),
                 ..SimConfig::default()
             };
             serve(config, &format!("kubeconfig: {}", path.display())).await
         }
-        Command::Demo { scenario } => {
+        Command::Demo { scenario, speed } => {
             let path = pooltop::logging::state_dir()
                 .ok_or_else(|| color_eyre::eyre::eyre!("no state directory"))?
                 .join("demo-kubeconfig.yaml");
             let config = SimConfig {
                 scenario,
                 kubeconfig_path: Some(path.clone()),
+                clock: scaled_clock(speed),
                 ..SimConfig::default()
             };
             serve(
@@ -92,6 +95,14 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
     }
+}
+
+/// Simulated time starting now and running `speed` times faster.
+fn scaled_clock(speed: f64) -> std::sync::Arc<dyn pooltop::sim::clock::Clock> {
+    std::sync::Arc::new(pooltop::sim::clock::ScaledClock::new(
+        jiff::Timestamp::now(),
+        speed,
+    ))
 }
 
 /// Serves a simulator until Ctrl-C, SIGTERM or SIGHUP.
