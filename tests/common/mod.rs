@@ -28,6 +28,8 @@ pub struct Options {
     pub controllers: bool,
     pub store: StoreConfig,
     pub bookmark_interval: Duration,
+    /// Simulated time runs this many times faster than real time.
+    pub speed: f64,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             controllers: true,
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_millis(200),
+            speed: 1.0,
         }
     }
 }
@@ -59,6 +62,7 @@ pub async fn start(options: Options) -> TestCluster {
         store: options.store,
         bookmark_interval: options.bookmark_interval,
         controllers: options.controllers,
+        clock: std::sync::Arc::new(pooltop::sim::clock::ScaledClock::new(jiff::Timestamp::now(), options.speed)),
         ..SimConfig::default()
     };
     let handle = sim::start(config).await.expect("simulator starts");
