@@ -363,7 +363,11 @@ impl PodSet {
                 if self.running {
                     pod["status"] = running_status(
                         &self.workload.container,
-                        &pod_ip(index, node),
+                        &if self.workload.host_network {
+                            host_ip.to_string()
+                        } else {
+                            pod_ip(index, node)
+                        },
                         &host_ip.to_string(),
                     );
                 }
@@ -390,6 +394,8 @@ pub struct Workload {
     pub image: String,
     pub os: OsFamily,
     pub unschedulable_message: String,
+    /// Runs in the node's network namespace: needs no CNI and has the node's address.
+    pub host_network: bool,
 }
 
 impl Workload {
@@ -409,6 +415,7 @@ impl Workload {
             image: image.to_string(),
             os,
             unschedulable_message: String::new(),
+            host_network: false,
         }
     }
 
@@ -416,6 +423,13 @@ impl Workload {
         let os = match self.os {
             OsFamily::Linux => "linux",
             OsFamily::Windows => "windows",
+        };
+        // Like the operator's own manifest: host-network system workloads tolerate every taint,
+        // so they run before the CNI makes nodes Ready.
+        let tolerations = if self.host_network {
+            json!([{"effect": "NoExecute", "operator": "Exists"}, {"effect": "NoSchedule", "operator": "Exists"}])
+        } else {
+            json!([])
         };
         json!({
             "containers": [{
@@ -427,6 +441,8 @@ impl Workload {
             "nodeSelector": {"kubernetes.io/os": os},
             "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
             "schedulerName": "default-scheduler", "securityContext": {}, "enableServiceLinks": true,
+            "hostNetwork": self.host_network,
+            "tolerations": tolerations,
         })
     }
 }
@@ -587,6 +603,7 @@ fn fresh() -> ClusterBuilder {
     // The operator runs on the host network, so it starts without a CNI.
     let mut operator = Workload::new("tigera-operator", "tigera-operator", 1, OsFamily::Linux);
     operator.image = "quay.io/tigera/operator:v1.33.0".to_string();
+    operator.host_network = true;
     let control_plane = cluster
         .node_names(OsFamily::Linux)
         .into_iter()
