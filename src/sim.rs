@@ -7,6 +7,9 @@
 pub mod aggregated;
 pub mod auth;
 pub mod builtin;
+pub mod calico;
+pub mod calico_ipam;
+pub mod calico_selector;
 pub mod clock;
 pub mod controllers;
 pub mod crds;

@@ -726,6 +726,27 @@ impl Store {
         (items, rv, receiver)
     }
 
+    /// Objects of one resource in one namespace (`""` when cluster-scoped) whose names start
+    /// with `prefix`, in name order: a range read of the ordered map, for controllers that find
+    /// an owner's objects by a naming convention (Calico's `<host>-<cidr>` BlockAffinities)
+    /// without copying the whole collection.
+    pub fn list_name_prefix(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        prefix: &str,
+    ) -> Vec<Arc<StoredObject>> {
+        let ns = if rt.namespaced { namespace } else { "" };
+        let inner = self.lock();
+        let Some(map) = inner.objects.get(&rt.storage_key()) else {
+            return Vec::new();
+        };
+        map.range((ns.to_string(), prefix.to_string())..)
+            .take_while(|((n, name), _)| n == ns && name.starts_with(prefix))
+            .map(|(_, o)| Arc::clone(o))
+            .collect()
+    }
+
     /// Number of stored objects of a resource (benchmarks and tests).
     pub fn count(&self, rt: &ResourceType) -> usize {
         self.lock()
