@@ -26,6 +26,7 @@ pub mod kubeconfig;
 pub mod managed_fields;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod resource;
 pub mod scenario;
 pub mod schema;

@@ -17,6 +17,7 @@ use super::auth::{Authenticator, Role, User, is_write};
 use super::discovery;
 use super::error::{ApiError, ForbiddenRequest, success_status};
 use super::openapi;
+use super::protobuf;
 use super::resource::{Origin, Registry, ResourceType};
 use super::schema::FieldValidation;
 use super::selector::{FieldSelector, LabelSelector, supported_fields};
@@ -219,6 +220,23 @@ impl ApiServer {
             .await
             .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
         let render = render_for(headers);
+        // kubectl's typed clients send protobuf for imperative creates; decode those kinds
+        // into the JSON a JSON client would have sent.
+        let body = if header_str(headers, header::CONTENT_TYPE).starts_with(protobuf::CONTENT_TYPE)
+        {
+            let object = protobuf::decode(&body).map_err(|e| match e {
+                protobuf::ProtobufError::Unsupported(message) => {
+                    let mut err = ApiError::bad_request(message);
+                    err.code = 415;
+                    err.reason = "UnsupportedMediaType";
+                    err
+                }
+                other => ApiError::bad_request(other.to_string()),
+            })?;
+            bytes::Bytes::from(object.to_string())
+        } else {
+            body
+        };
         if matches!(target.rt.origin, Origin::Aggregated { .. }) {
             let view = aggregated::ViewRequest {
                 verb,
