@@ -220,23 +220,7 @@ impl ApiServer {
             .await
             .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
         let render = render_for(headers);
-        // kubectl's typed clients send protobuf for imperative creates; decode those kinds
-        // into the JSON a JSON client would have sent.
-        let body = if header_str(headers, header::CONTENT_TYPE).starts_with(protobuf::CONTENT_TYPE)
-        {
-            let object = protobuf::decode(&body).map_err(|e| match e {
-                protobuf::ProtobufError::Unsupported(message) => {
-                    let mut err = ApiError::bad_request(message);
-                    err.code = 415;
-                    err.reason = "UnsupportedMediaType";
-                    err
-                }
-                other => ApiError::bad_request(other.to_string()),
-            })?;
-            bytes::Bytes::from(object.to_string())
-        } else {
-            body
-        };
+        let body = decode_body(headers, body)?;
         if matches!(target.rt.origin, Origin::Aggregated { .. }) {
             let view = aggregated::ViewRequest {
                 verb,
@@ -749,6 +733,24 @@ fn part(subresource: Option<&str>) -> Part {
     } else {
         Part::Main
     }
+}
+
+/// The request body as JSON bytes. kubectl's typed clients send protobuf for imperative
+/// creates; those kinds are decoded into the JSON a JSON client would have sent.
+fn decode_body(headers: &HeaderMap, body: bytes::Bytes) -> Result<bytes::Bytes, ApiError> {
+    if !header_str(headers, header::CONTENT_TYPE).starts_with(protobuf::CONTENT_TYPE) {
+        return Ok(body);
+    }
+    let object = protobuf::decode(&body).map_err(|e| match e {
+        protobuf::ProtobufError::Unsupported(message) => {
+            let mut err = ApiError::bad_request(message);
+            err.code = 415;
+            err.reason = "UnsupportedMediaType";
+            err
+        }
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    Ok(bytes::Bytes::from(object.to_string()))
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
