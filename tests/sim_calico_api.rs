@@ -23,7 +23,7 @@ fn dynamic(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource 
 
 #[tokio::test]
 async fn v3_views_follow_the_apiservice_and_write_through_to_v1() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let v1 = Api::<DynamicObject>::all_with(
         client.clone(),

@@ -44,7 +44,7 @@ fn configmap(name: &str, data: &str) -> ConfigMap {
 
 #[tokio::test]
 async fn lists_page_through_a_consistent_snapshot() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..25 {
@@ -111,7 +111,7 @@ async fn lists_page_through_a_consistent_snapshot() {
 
 #[tokio::test]
 async fn watch_sends_events_and_bookmarks_and_respects_selectors() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client().await, "default");
     let rv = cms
         .list(&ListParams::default())
@@ -168,7 +168,7 @@ async fn watch_from_a_compacted_version_is_gone() {
     };
     let cluster = start(Options {
         store,
-        ..Options::default()
+        ..Options::api_only()
     })
     .await;
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client().await, "default");
@@ -206,7 +206,7 @@ async fn reflector_relists_after_falling_behind_and_getting_410() {
     };
     let cluster = start(Options {
         store,
-        ..Options::default()
+        ..Options::api_only()
     })
     .await;
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client().await, "default");
@@ -277,7 +277,7 @@ async fn reflector_relists_after_falling_behind_and_getting_410() {
 
 /// A cluster, a client and the name of a worker node, for the patch tests.
 async fn patch_setup() -> (common::TestCluster, kube::Client, String) {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let nodes: Api<Node> = Api::all(client.clone());
     let name = nodes.list(&ListParams::default()).await.unwrap().items[1]
@@ -535,7 +535,7 @@ fn running_pod(name: &str, node: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn eviction_honours_the_disruption_budget() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let node = Api::<Node>::all(client.clone())
         .list(&ListParams::default())
@@ -639,7 +639,7 @@ async fn eviction_honours_the_disruption_budget() {
 async fn tls_with_tokens_and_a_read_only_viewer() {
     let cluster = start(Options {
         tls: true,
-        ..Options::default()
+        ..Options::api_only()
     })
     .await;
     assert!(cluster.handle.url.starts_with("https://127.0.0.1:"));
@@ -705,7 +705,7 @@ async fn tls_with_tokens_and_a_read_only_viewer() {
 
 #[tokio::test]
 async fn crds_register_and_unregister_resources() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = json!({
@@ -799,7 +799,7 @@ async fn crds_register_and_unregister_resources() {
 
 #[tokio::test]
 async fn deleting_an_owner_collects_its_dependents() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "tigera-operator");
     let before = pods.list(&ListParams::default()).await.unwrap().items;
@@ -861,7 +861,7 @@ async fn deleting_an_owner_collects_its_dependents() {
 
 #[tokio::test]
 async fn bad_input_gets_a_status_and_leaves_the_store_intact() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let before = cluster.handle.store.current_rv();
     let send = |method: &str, path: &str, content_type: &str, body: &str| {
@@ -952,7 +952,7 @@ async fn bad_input_gets_a_status_and_leaves_the_store_intact() {
 
 #[tokio::test]
 async fn metadata_only_lists_and_watches() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let nodes: Api<Node> = Api::all(cluster.client().await);
     let list = nodes.list_metadata(&ListParams::default()).await.unwrap();
     assert_eq!(list.items.len(), 6);

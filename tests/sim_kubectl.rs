@@ -84,7 +84,7 @@ async fn linux_worker(cluster: &TestCluster) -> String {
 
 #[tokio::test]
 async fn get_nodes_prints_the_server_table_and_json() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let out = cluster.run_kubectl(&["get", "nodes"]).await;
     let rows = cells(out.ok());
     assert_eq!(rows[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
@@ -140,7 +140,7 @@ async fn get_nodes_prints_the_server_table_and_json() {
 
 #[tokio::test]
 async fn version_reports_the_simulated_server() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let out = cluster.run_kubectl(&["version"]).await;
     assert!(
         out.ok().lines().any(|l| l == "Server Version: v1.32.4"),
@@ -156,7 +156,7 @@ async fn version_reports_the_simulated_server() {
 
 #[tokio::test]
 async fn unknown_resources_and_missing_objects_are_clear_errors() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let out = cluster.run_kubectl(&["get", "widgets"]).await;
     assert_eq!(
         failed(&out).trim_end(),
@@ -181,7 +181,7 @@ async fn unknown_resources_and_missing_objects_are_clear_errors() {
 
 #[tokio::test]
 async fn cordon_and_uncordon_toggle_scheduling() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let node = linux_worker(&cluster).await;
     // Play the kubelet: report the node Ready, so the STATUS column shows both halves.
     let ready = r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"kubelet is posting ready status"}]}}"#;
@@ -316,7 +316,7 @@ async fn pods_on(client: &kube::Client, node: &str) -> (Vec<String>, bool) {
 
 #[tokio::test]
 async fn drain_evicts_all_but_daemonset_pods() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let node = linux_worker(&cluster).await;
     cluster
@@ -411,7 +411,7 @@ async fn drain_evicts_all_but_daemonset_pods() {
 
 #[tokio::test]
 async fn drain_blocked_by_a_disruption_budget_times_out() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let client = cluster.client().await;
     let node = linux_worker(&cluster).await;
     let uid = replica_set(&client, "guarded", 1).await;
@@ -480,7 +480,7 @@ spec: {}
 
 #[tokio::test]
 async fn operator_resources_are_created_under_strict_validation() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let file = manifest(
         &cluster,
         "custom-resources.yaml",
@@ -579,7 +579,7 @@ async fn endpoint_state(cluster: &TestCluster) -> (Value, Vec<(String, String)>)
 
 #[tokio::test]
 async fn server_side_apply_tracks_owners_and_reports_conflicts() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let file = manifest(
         &cluster,
         "endpoint.yaml",
@@ -653,7 +653,7 @@ async fn server_side_apply_tracks_owners_and_reports_conflicts() {
 
 #[tokio::test]
 async fn merge_json_and_strategic_patches() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let file = manifest(
         &cluster,
         "ipamconfig.yaml",
@@ -781,8 +781,8 @@ fn rollout(generation: u32, updated: u32, available: u32) -> Value {
 async fn rollout_status_follows_the_daemonset_status() {
     // No controllers: the test alone writes the DaemonSet's status, so every step is exact.
     let cluster = start(Options {
-        controllers: false,
-        ..Options::default()
+        controllers: pooltop::sim::controllers::Controllers::None,
+        ..Options::api_only()
     })
     .await;
     let file = manifest(&cluster, "windows.yaml", WINDOWS_DAEMONSET);
@@ -859,7 +859,7 @@ async fn rollout_status_follows_the_daemonset_status() {
 
 #[tokio::test]
 async fn get_watch_ends_cleanly_when_the_server_stops() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let mut child = cluster.spawn_kubectl(&["get", "nodes", "-w"]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let header = next_line(&mut lines).await;
@@ -914,7 +914,7 @@ async fn get_watch_ends_cleanly_when_the_server_stops() {
 async fn viewer_reads_but_cannot_write_over_tls() {
     let cluster = start(Options {
         tls: true,
-        ..Options::default()
+        ..Options::api_only()
     })
     .await;
     assert!(cluster.handle.url.starts_with("https://127.0.0.1:"));
@@ -974,7 +974,7 @@ async fn viewer_reads_but_cannot_write_over_tls() {
 
 #[tokio::test]
 async fn tigerastatus_prints_the_crd_printer_columns() {
-    let cluster = start(Options::default()).await;
+    let cluster = start(Options::api_only()).await;
     let out = cluster.run_kubectl(&["get", "tigerastatuses"]).await;
     assert_eq!(
         out.ok(),

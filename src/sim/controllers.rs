@@ -4,7 +4,10 @@
 
 pub mod events;
 pub mod informer;
-pub mod kubelet;
+pub mod operator;
+pub mod operator_render;
+pub mod operator_status;
+pub mod terminations;
 
 use std::sync::Arc;
 
@@ -12,7 +15,29 @@ use tokio::task::JoinSet;
 
 use super::store::Store;
 
-/// Starts every controller on the set; they stop when the store's shutdown token fires.
-pub fn spawn_all(store: &Arc<Store>, tasks: &mut JoinSet<()>) {
-    tasks.spawn(kubelet::finish_terminations(Arc::clone(store)));
+/// Which controllers a simulated cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Controllers {
+    /// The whole cluster behaves: scheduler, kubelet, workload controllers, operator, IPAM.
+    #[default]
+    All,
+    /// Only what an API server needs from its nodes to finish graceful pod deletions: for
+    /// tests of the server itself, where the test writes every status.
+    TerminationsOnly,
+    /// Nothing runs: objects change only when a client writes them.
+    None,
+}
+
+/// Starts the chosen controllers on the set; they stop when the store's shutdown token fires.
+pub fn spawn(which: Controllers, store: &Arc<Store>, tasks: &mut JoinSet<()>) {
+    match which {
+        Controllers::All => {
+            tasks.spawn(terminations::finish_terminations(Arc::clone(store)));
+            tasks.spawn(operator::run(Arc::clone(store)));
+        }
+        Controllers::TerminationsOnly => {
+            tasks.spawn(terminations::finish_terminations(Arc::clone(store)));
+        }
+        Controllers::None => {}
+    }
 }

@@ -158,7 +158,51 @@ impl ClusterBuilder {
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             builder.namespace(ns);
         }
+        // Every cluster has the API server's Service and cluster DNS (the operator reads
+        // kube-dns for the Windows CNI configuration).
+        builder.service(
+            "default",
+            "kubernetes",
+            "10.0.0.1",
+            &[("https", 443, 6443)],
+            &json!({"component": "apiserver", "provider": "kubernetes"}),
+        );
+        builder.service(
+            "kube-system",
+            "kube-dns",
+            "10.0.0.10",
+            &[("dns", 53, 53), ("dns-tcp", 53, 53)],
+            &json!({"k8s-app": "kube-dns"}),
+        );
         builder
+    }
+
+    /// A ClusterIP Service.
+    pub fn service(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        cluster_ip: &str,
+        ports: &[(&str, u16, u16)],
+        labels: &Value,
+    ) -> &mut Self {
+        let ports: Vec<Value> = ports
+            .iter()
+            .map(|(port_name, port, target)| {
+                let protocol = if port_name.ends_with("tcp") || *port == 443 {
+                    "TCP"
+                } else {
+                    "UDP"
+                };
+                json!({"name": port_name, "port": port, "targetPort": target, "protocol": protocol})
+            })
+            .collect();
+        self.object(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "ports": ports,
+                     "sessionAffinity": "None", "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"},
+        }))
     }
 
     /// A deterministic uid, so owner references can be wired before objects exist.

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::Authenticator;
 use super::clock::{Clock, SystemClock};
-use super::controllers;
+use super::controllers::{self, Controllers};
 use super::http::ApiServer;
 use super::kubeconfig::{self, KubeconfigSpec};
 use super::scenario::{self, Scenario};
@@ -55,8 +55,8 @@ pub struct SimConfig {
     pub store: StoreConfig,
     /// How often idle watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
-    /// Run the controllers that make the cluster behave (off for tests of the bare server).
-    pub controllers: bool,
+    /// Which controllers make the cluster behave.
+    pub controllers: Controllers,
 }
 
 impl Default for SimConfig {
@@ -69,7 +69,7 @@ impl Default for SimConfig {
             clock: Arc::new(SystemClock),
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_secs(10),
-            controllers: true,
+            controllers: Controllers::All,
         }
     }
 }
@@ -164,9 +164,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
 
     let shutdown = store.shutdown.clone();
     let mut tasks = JoinSet::new();
-    if config.controllers {
-        controllers::spawn_all(&store, &mut tasks);
-    }
+    controllers::spawn(config.controllers, &store, &mut tasks);
     let acceptor = server_tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     tasks.spawn(serve(listener, api, acceptor, shutdown.clone()));
     tracing::info!(%url, scenario = config.scenario.name(), "simulated cluster serving");

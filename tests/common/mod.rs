@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use pooltop::sim::controllers::Controllers;
 use pooltop::sim::scenario::Scenario;
 use pooltop::sim::store::StoreConfig;
 use pooltop::sim::{self, SimConfig, SimHandle};
@@ -25,7 +26,7 @@ pub struct TestCluster {
 pub struct Options {
     pub scenario: Scenario,
     pub tls: bool,
-    pub controllers: bool,
+    pub controllers: Controllers,
     pub store: StoreConfig,
     pub bookmark_interval: Duration,
     /// Simulated time runs this many times faster than real time.
@@ -37,10 +38,21 @@ impl Default for Options {
         Self {
             scenario: Scenario::Fresh,
             tls: false,
-            controllers: true,
+            controllers: Controllers::All,
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_millis(200),
             speed: 1.0,
+        }
+    }
+}
+
+impl Options {
+    /// A cluster for tests of the API server itself: nothing but the node-side finishing of
+    /// graceful pod deletions runs, so every status is the test's own.
+    pub fn api_only() -> Self {
+        Self {
+            controllers: Controllers::TerminationsOnly,
+            ..Self::default()
         }
     }
 }
@@ -62,7 +74,10 @@ pub async fn start(options: Options) -> TestCluster {
         store: options.store,
         bookmark_interval: options.bookmark_interval,
         controllers: options.controllers,
-        clock: std::sync::Arc::new(pooltop::sim::clock::ScaledClock::new(jiff::Timestamp::now(), options.speed)),
+        clock: std::sync::Arc::new(pooltop::sim::clock::ScaledClock::new(
+            jiff::Timestamp::now(),
+            options.speed,
+        )),
         ..SimConfig::default()
     };
     let handle = sim::start(config).await.expect("simulator starts");

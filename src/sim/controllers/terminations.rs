@@ -1,4 +1,4 @@
-//! The kubelet's side of pod deletion: once a terminating pod's grace period has run out
+//! The node agents' side of pod deletion, on its own: once a terminating pod's grace period has run out
 //! (its containers are stopped), the kubelet removes the pod object with a zero grace period.
 //! The API server never removes a scheduled, running pod by itself; without this duty every
 //! `kubectl drain` would wait forever.
