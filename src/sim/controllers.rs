@@ -4,9 +4,11 @@
 
 pub mod events;
 pub mod informer;
+pub mod kubelet;
 pub mod operator;
 pub mod operator_render;
 pub mod operator_status;
+pub mod scheduler;
 pub mod terminations;
 
 use std::sync::Arc;
@@ -32,7 +34,8 @@ pub enum Controllers {
 pub fn spawn(which: Controllers, store: &Arc<Store>, tasks: &mut JoinSet<()>) {
     match which {
         Controllers::All => {
-            tasks.spawn(terminations::finish_terminations(Arc::clone(store)));
+            tasks.spawn(kubelet::run(Arc::clone(store)));
+            tasks.spawn(scheduler::run(Arc::clone(store)));
             tasks.spawn(operator::run(Arc::clone(store)));
         }
         Controllers::TerminationsOnly => {

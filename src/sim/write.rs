@@ -1089,9 +1089,11 @@ fn resolve_namespace(
 
 fn validate_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
     let label_only = rt.kind == "Namespace";
+    // A DNS-1123 subdomain bounds only its total length (253), not each dot-separated part:
+    // Calico's `k8s-pod-network.<64 hex digits>` IPAM handles are valid object names.
     let valid_part = |part: &str| {
         !part.is_empty()
-            && part.len() <= 63
+            && (!label_only || part.len() <= 63)
             && part
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

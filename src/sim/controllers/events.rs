@@ -107,36 +107,43 @@ impl Recorder {
                 return;
             }
         }
-        let name = format!(
-            "{}.{:x}",
-            object.name,
-            u64::try_from(now.as_nanosecond()).unwrap_or(0)
-        );
+        let stamp = u64::try_from(now.as_nanosecond()).unwrap_or(0);
         let mut source = json!({"component": self.component});
         if let Some(host) = &self.host {
             source["host"] = json!(host);
         }
-        let event = json!({
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {"apiVersion": object.api_version, "kind": object.kind, "namespace": object.namespace, "name": object.name, "uid": object.uid},
-            "reason": reason, "message": message, "type": kind.as_str(),
-            "source": source,
-            "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
-            "eventTime": null,
-            "reportingComponent": self.component, "reportingInstance": self.host.clone().unwrap_or_default(),
-        });
-        match self.store.create(
-            &events,
-            Some(&namespace),
-            event,
-            &WriteOptions::manager(&self.component),
-        ) {
-            Ok(_) => {
-                seen.insert(key, (name, 1));
+        // Names are `<object>.<nanoseconds>`. Two events about one object at the same instant
+        // (a pinned test clock, or Created and Started in one kubelet step) take the next
+        // nanosecond instead of colliding, as they would a moment apart on a real clock.
+        for offset in 0..64 {
+            let name = format!("{}.{:x}", object.name, stamp + offset);
+            let event = json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": {"apiVersion": object.api_version, "kind": object.kind, "namespace": object.namespace, "name": object.name, "uid": object.uid},
+                "reason": reason, "message": message, "type": kind.as_str(),
+                "source": source,
+                "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now), "count": 1,
+                "eventTime": null,
+                "reportingComponent": self.component, "reportingInstance": self.host.clone().unwrap_or_default(),
+            });
+            match self.store.create(
+                &events,
+                Some(&namespace),
+                event,
+                &WriteOptions::manager(&self.component),
+            ) {
+                Ok(_) => {
+                    seen.insert(key, (name, 1));
+                    return;
+                }
+                Err(err) if err.code == 409 => {}
+                // A namespace being deleted, say: events are best effort, as in client-go.
+                Err(err) => {
+                    tracing::debug!(%err, reason, "event not recorded");
+                    return;
+                }
             }
-            // A namespace being deleted, say: events are best effort, as in client-go.
-            Err(err) => tracing::debug!(%err, reason, "event not recorded"),
         }
     }
 }
@@ -194,5 +201,33 @@ mod tests {
             json!({"component": "kubelet", "host": "n1"})
         );
         assert_eq!(failed["involvedObject"]["name"], "web");
+    }
+
+    #[test]
+    fn events_at_the_same_instant_get_their_own_objects() {
+        let start = "2026-11-29T10:00:00Z".parse().unwrap();
+        let clock = Arc::new(crate::sim::clock::ManualClock::new(start));
+        let store = Arc::new(Store::new(clock, StoreConfig::default()));
+        let ns = store.registry().get("", "v1", "namespaces").unwrap();
+        store
+            .seed(&ns, json!({"metadata": {"name": "default"}}))
+            .unwrap();
+        let recorder = Recorder::new(&store, "kubelet").on_host("n1");
+        let pod = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+            uid: "u1".into(),
+        };
+        recorder.record(&pod, EventKind::Normal, "Created", "Created container: web");
+        recorder.record(&pod, EventKind::Normal, "Started", "Started container web");
+        let events = store.registry().get("", "v1", "events").unwrap();
+        let list = store
+            .list(&events, Some("default"), &ListOptions::default())
+            .unwrap();
+        let names: Vec<&str> = list.items.iter().map(|o| o.name.as_str()).collect();
+        // 2026-11-29T10:00:00Z is 1_795_946_400 s after the epoch.
+        assert_eq!(names, ["web.18ec7bbc47a44000", "web.18ec7bbc47a44001"]);
     }
 }
