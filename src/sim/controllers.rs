@@ -2,14 +2,19 @@
 //! store's change stream and writes through the same store operations an HTTP client uses,
 //! so every watch sees controller writes exactly as it would on a real cluster.
 
+pub mod daemonset;
+pub mod deployment;
+pub mod disruption;
 pub mod events;
 pub mod informer;
 pub mod kubelet;
 pub mod operator;
 pub mod operator_render;
 pub mod operator_status;
+pub mod replicaset;
 pub mod scheduler;
 pub mod terminations;
+pub mod workload;
 
 use std::sync::Arc;
 
@@ -37,6 +42,9 @@ pub fn spawn(which: Controllers, store: &Arc<Store>, tasks: &mut JoinSet<()>) {
             tasks.spawn(kubelet::run(Arc::clone(store)));
             tasks.spawn(scheduler::run(Arc::clone(store)));
             tasks.spawn(operator::run(Arc::clone(store)));
+            tasks.spawn(daemonset::run(Arc::clone(store)));
+            tasks.spawn(replicaset::run(Arc::clone(store)));
+            tasks.spawn(disruption::run(Arc::clone(store)));
         }
         Controllers::TerminationsOnly => {
             tasks.spawn(terminations::finish_terminations(Arc::clone(store)));
