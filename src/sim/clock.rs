@@ -10,6 +10,19 @@ use jiff::{SignedDuration, Timestamp};
 /// A source of wall-clock time for object metadata and controller decisions.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Timestamp;
+
+    /// Changes how fast simulated time runs, for clocks that scale real time. Scenarios that
+    /// converge before serving run fast, then return to the configured speed.
+    fn set_speed(&self, _speed: f64) {}
+
+    /// How many times faster than real time this clock runs.
+    fn speed(&self) -> f64 {
+        1.0
+    }
+
+    /// Moves time on by a step while a scenario converges, for clocks that only move when
+    /// told to.
+    fn nudge(&self, _by: SignedDuration) {}
 }
 
 /// The machine's clock.
@@ -49,6 +62,10 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
+    fn nudge(&self, by: SignedDuration) {
+        self.advance(by);
+    }
+
     fn now(&self) -> Timestamp {
         Timestamp::from_nanosecond(i128::from(self.nanos.load(Ordering::SeqCst)))
             .unwrap_or(Timestamp::UNIX_EPOCH)
@@ -57,27 +74,52 @@ impl Clock for ManualClock {
 
 /// Simulated time that runs `speed` times faster than the machine's clock, from a start
 /// instant. Demos and tests use it so that a Windows image pull of minutes takes seconds,
-/// while every timestamp the API shows stays consistent.
+/// while every timestamp the API shows stays consistent. The speed can change; simulated time
+/// stays continuous across the change.
 #[derive(Debug)]
 pub struct ScaledClock {
+    state: Mutex<Scale>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Scale {
     start: Timestamp,
     origin: std::time::Instant,
     speed: f64,
 }
 
+impl Scale {
+    fn now(&self) -> Timestamp {
+        let elapsed = self.origin.elapsed().mul_f64(self.speed);
+        let elapsed = SignedDuration::try_from(elapsed).unwrap_or(SignedDuration::MAX);
+        self.start.checked_add(elapsed).unwrap_or(self.start)
+    }
+}
+
 impl ScaledClock {
     pub fn new(start: Timestamp, speed: f64) -> Self {
         Self {
-            start,
-            origin: std::time::Instant::now(),
-            speed: speed.max(0.0),
+            state: Mutex::new(Scale {
+                start,
+                origin: std::time::Instant::now(),
+                speed: speed.max(0.0),
+            }),
         }
+    }
+
+    fn scale(&self) -> Scale {
+        // A Scale is replaced whole, so a poisoned lock still holds a consistent one.
+        *self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How much real time a stretch of simulated time takes.
     pub fn real_duration(&self, simulated: std::time::Duration) -> std::time::Duration {
-        if self.speed > 0.0 {
-            simulated.div_f64(self.speed)
+        let speed = self.scale().speed;
+        if speed > 0.0 {
+            simulated.div_f64(speed)
         } else {
             std::time::Duration::MAX
         }
@@ -86,9 +128,24 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now(&self) -> Timestamp {
-        let elapsed = self.origin.elapsed().mul_f64(self.speed);
-        let elapsed = SignedDuration::try_from(elapsed).unwrap_or(SignedDuration::MAX);
-        self.start.checked_add(elapsed).unwrap_or(self.start)
+        self.scale().now()
+    }
+
+    fn set_speed(&self, speed: f64) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = state.now();
+        *state = Scale {
+            start: now,
+            origin: std::time::Instant::now(),
+            speed: speed.max(0.0),
+        };
+    }
+
+    fn speed(&self) -> f64 {
+        self.scale().speed
     }
 }
 

@@ -18,16 +18,21 @@ pub enum Scenario {
     /// Before a first Calico install: operator and CRDs present, no CNI, nodes NotReady.
     #[default]
     Fresh,
+    /// Calico 3.27 installed the way the docs describe for Windows: Installation with HNS and a
+    /// VXLAN pool, APIServer, strictAffinity on; both node DaemonSets rolled out, nodes Ready,
+    /// blocks allocated, workloads running with pod addresses.
+    Healthy,
     /// 5,000 nodes in Linux and Windows pools running 50,000 workload pods.
     Large,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 2] = [Scenario::Fresh, Scenario::Large];
+    pub const ALL: [Scenario; 3] = [Scenario::Fresh, Scenario::Healthy, Scenario::Large];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Fresh => "fresh",
+            Self::Healthy => "healthy",
             Self::Large => "large",
         }
     }
@@ -41,7 +46,19 @@ impl Scenario {
             Self::Fresh => {
                 "first install: Tigera operator and CRDs present, no Installation, no CNI, nodes NotReady"
             }
+            Self::Healthy => {
+                "Calico installed for Windows as documented: both DaemonSets rolled out, nodes Ready, workloads running"
+            }
             Self::Large => "5,000 nodes (Linux and Windows pools) running 50,000 workload pods",
+        }
+    }
+
+    /// When the scenario is reached by letting the controllers work from its loaded state:
+    /// the condition that says it has settled.
+    pub fn settled(self) -> Option<fn(&Store) -> bool> {
+        match self {
+            Self::Healthy => Some(calico_installed),
+            Self::Fresh | Self::Large => None,
         }
     }
 }
@@ -50,6 +67,7 @@ impl Scenario {
 pub fn load(store: &Store, scenario: &Scenario) -> Result<(), ApiError> {
     let cluster = match scenario {
         Scenario::Fresh => fresh(),
+        Scenario::Healthy => healthy(),
         Scenario::Large => large(),
     };
     cluster.load(store)
@@ -664,6 +682,101 @@ fn fresh() -> ClusterBuilder {
         cluster.deployment(&workload, &[], false);
     }
     cluster
+}
+
+/// The fresh cluster plus what the Calico docs have an operator create for Windows: the
+/// services-endpoint ConfigMap, strictAffinity on, the Installation (HNS, VXLAN pool, service
+/// CIDRs, BGP off) and the APIServer. The controllers take it from there.
+fn healthy() -> ClusterBuilder {
+    let mut cluster = fresh();
+    let api_host = cluster
+        .nodes
+        .first()
+        .map_or_else(|| "10.224.0.4".to_string(), |(_, _, ip)| ip.to_string());
+    cluster.object(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kubernetes-services-endpoint", "namespace": "tigera-operator"},
+        "data": {"KUBERNETES_SERVICE_HOST": api_host, "KUBERNETES_SERVICE_PORT": "443"},
+    }));
+    cluster.object(json!({
+        "apiVersion": "crd.projectcalico.org/v1", "kind": "IPAMConfig",
+        "metadata": {"name": "default"},
+        "spec": {"strictAffinity": true, "autoAllocateBlocks": true},
+    }));
+    cluster.object(json!({
+        "apiVersion": "operator.tigera.io/v1", "kind": "Installation",
+        "metadata": {"name": "default"},
+        "spec": {
+            "serviceCIDRs": ["10.0.0.0/16"],
+            "calicoNetwork": {
+                "bgp": "Disabled",
+                "windowsDataplane": "HNS",
+                "ipPools": [{"name": "default-ipv4-ippool", "cidr": "192.168.0.0/16", "blockSize": 26,
+                             "encapsulation": "VXLAN", "natOutgoing": "Enabled", "nodeSelector": "all()"}],
+            },
+        },
+    }));
+    cluster.object(json!({"apiVersion": "operator.tigera.io/v1", "kind": "APIServer", "metadata": {"name": "default"}, "spec": {}}));
+    cluster
+}
+
+/// Settled when both node DaemonSets are rolled out, every node is Ready and every
+/// workload pod runs.
+fn calico_installed(store: &Store) -> bool {
+    let registry = store.registry();
+    let (Some(ds_rt), Some(nodes_rt), Some(pods_rt)) = (
+        registry.get("apps", "v1", "daemonsets"),
+        registry.get("", "v1", "nodes"),
+        registry.get("", "v1", "pods"),
+    ) else {
+        return false;
+    };
+    let rolled_out = |name: &str| {
+        store
+            .try_get(&ds_rt, "calico-system", name)
+            .and_then(|o| o.value().ok())
+            .is_some_and(|ds| {
+                let status = |k: &str| {
+                    ds.pointer(&format!("/status/{k}"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(-1)
+                };
+                let desired = status("desiredNumberScheduled");
+                desired > 0
+                    && status("updatedNumberScheduled") == desired
+                    && status("numberAvailable") == desired
+                    && ds.pointer("/metadata/generation").and_then(Value::as_i64)
+                        == ds
+                            .pointer("/status/observedGeneration")
+                            .and_then(Value::as_i64)
+            })
+    };
+    if !rolled_out("calico-node") || !rolled_out("calico-node-windows") {
+        return false;
+    }
+    let all = super::store::ListOptions::default();
+    let nodes_ready = store.list(&nodes_rt, None, &all).is_ok_and(|page| {
+        page.items.iter().all(|n| {
+            n.value().is_ok_and(|n| {
+                n.pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+            })
+        })
+    });
+    let workloads_running = store
+        .list(&pods_rt, Some("default"), &all)
+        .is_ok_and(|page| {
+            !page.items.is_empty()
+                && page
+                    .items
+                    .iter()
+                    .all(|p| p.field("status.phase").as_deref() == Some("Running"))
+        });
+    nodes_ready && workloads_running
 }
 
 /// Node and pod counts of the `large` scenario.

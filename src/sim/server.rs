@@ -165,6 +165,11 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let shutdown = store.shutdown.clone();
     let mut tasks = JoinSet::new();
     controllers::spawn(config.controllers, &store, &mut tasks);
+    if config.controllers == Controllers::All
+        && let Some(settled) = config.scenario.settled()
+    {
+        converge(&store, &config.scenario, settled).await?;
+    }
     let acceptor = server_tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     tasks.spawn(serve(listener, api, acceptor, shutdown.clone()));
     tracing::info!(%url, scenario = config.scenario.name(), "simulated cluster serving");
@@ -179,6 +184,43 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         shutdown,
         tasks,
     })
+}
+
+/// Simulated speed while a scenario converges before serving.
+const CONVERGE_SPEED: f64 = 60.0;
+/// Real time a scenario may take to converge.
+const CONVERGE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Lets the controllers take a scenario to its settled state, in fast simulated time, before
+/// anyone connects; then time runs at the configured speed again.
+async fn converge(
+    store: &Store,
+    scenario: &Scenario,
+    settled: fn(&Store) -> bool,
+) -> Result<(), SimError> {
+    let speed = store.clock.speed();
+    store.clock.set_speed(speed.max(CONVERGE_SPEED));
+    let started = std::time::Instant::now();
+    let result = loop {
+        if settled(store) {
+            break Ok(());
+        }
+        if started.elapsed() > CONVERGE_LIMIT {
+            break Err(SimError::Scenario {
+                name: scenario.name().to_string(),
+                message: format!("did not settle within {} s", CONVERGE_LIMIT.as_secs()),
+            });
+        }
+        store.clock.nudge(jiff::SignedDuration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    store.clock.set_speed(speed);
+    tracing::info!(
+        scenario = scenario.name(),
+        seconds = started.elapsed().as_secs_f64(),
+        "scenario settled"
+    );
+    result
 }
 
 async fn serve(

@@ -1,0 +1,117 @@
+//! Scenarios reached by the real controllers: the simulator does not report ready until the
+//! scenario has settled, so a client's first look already sees the promised cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use pooltop::sim::scenario::Scenario;
+
+use common::{Options, start};
+
+#[tokio::test]
+async fn healthy_is_calico_installed_for_windows_as_documented() {
+    let cluster = start(Options {
+        scenario: Scenario::Healthy,
+        ..Options::default()
+    })
+    .await;
+    let client = cluster.client().await;
+
+    for node in Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+    {
+        let conditions = node.status.unwrap().conditions.unwrap();
+        let ready = conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+        assert_eq!(ready.status, "True", "{:?}", node.metadata.name);
+        let network = conditions
+            .iter()
+            .find(|c| c.type_ == "NetworkUnavailable")
+            .unwrap();
+        assert_eq!(
+            (network.status.as_str(), network.reason.as_deref()),
+            ("False", Some("CalicoIsUp"))
+        );
+        assert!(
+            node.spec
+                .unwrap()
+                .taints
+                .unwrap_or_default()
+                .iter()
+                .all(|t| t.key != "node.kubernetes.io/not-ready")
+        );
+    }
+
+    let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), "calico-system");
+    for (name, desired) in [("calico-node", 4), ("calico-node-windows", 2)] {
+        let status = daemonsets.get(name).await.unwrap().status.unwrap();
+        assert_eq!(status.desired_number_scheduled, desired, "{name}");
+        assert_eq!(status.number_available, Some(desired), "{name}");
+        assert_eq!(status.updated_number_scheduled, Some(desired), "{name}");
+    }
+
+    let pods = Api::<Pod>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(pods.len(), 5);
+    for pod in &pods {
+        let status = pod.status.as_ref().unwrap();
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        let ip: std::net::Ipv4Addr = status.pod_ip.as_deref().unwrap().parse().unwrap();
+        assert_eq!(
+            ip.octets()[..2],
+            [192, 168],
+            "addresses come from the Installation's pool"
+        );
+    }
+
+    let gvk = |g: &str, v: &str, k: &str, p: &str| {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(g, v, k), p)
+    };
+    let statuses = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &gvk("operator.tigera.io", "v1", "TigeraStatus", "tigerastatuses"),
+    );
+    let mut names = Vec::new();
+    for status in statuses.list(&ListParams::default()).await.unwrap().items {
+        let available = status.data["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Available" && c["status"] == "True");
+        assert!(available, "{:?}", status.metadata.name);
+        names.push(status.metadata.name.unwrap());
+    }
+    names.sort();
+    assert_eq!(names, ["apiserver", "calico", "calico-windows", "ippools"]);
+
+    // Windows nodes own exactly one block each, with the four reserved ordinals.
+    let blocks = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &gvk("crd.projectcalico.org", "v1", "IPAMBlock", "ipamblocks"),
+    );
+    let blocks = blocks.list(&ListParams::default()).await.unwrap().items;
+    for windows in ["aks-npwin-00000000", "aks-npwin-00000001"] {
+        let owned: Vec<_> = blocks
+            .iter()
+            .filter(|b| b.data["spec"]["affinity"] == format!("host:{windows}"))
+            .collect();
+        assert_eq!(owned.len(), 1, "{windows}");
+        let reserved = owned[0].data["spec"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["handle_id"] == "windows-reserved-ipam-handle")
+            .count();
+        assert_eq!(reserved, 1, "one attribute shared by the reserved ordinals");
+    }
+    cluster.stop().await;
+}
