@@ -115,3 +115,82 @@ async fn healthy_is_calico_installed_for_windows_as_documented() {
     }
     cluster.stop().await;
 }
+
+/// The waiting reason of the first container (init containers first) that waits.
+fn waiting_reason(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .chain(status.container_statuses.iter())
+        .flatten()
+        .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+}
+
+#[tokio::test]
+async fn stuck_rollout_is_stuck_on_windows_for_different_reasons() {
+    let cluster = start(Options {
+        scenario: Scenario::StuckRollout,
+        ..Options::default()
+    })
+    .await;
+    let client = cluster.client().await;
+    let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), "calico-system");
+    let linux = daemonsets.get("calico-node").await.unwrap();
+    let image = linux.spec.template.spec.unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap();
+    assert!(image.starts_with("registry.internal.example/"), "{image}");
+    let status = linux.status.unwrap();
+    assert_eq!(
+        (status.updated_number_scheduled, status.number_available),
+        (Some(4), Some(4)),
+        "Linux rolled out"
+    );
+
+    let windows = daemonsets
+        .get("calico-node-windows")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert_eq!(windows.desired_number_scheduled, 5);
+    assert!(
+        windows.number_available.unwrap_or(0) < 5
+            && windows.updated_number_scheduled.unwrap_or(0) < 5,
+        "stuck: {windows:?}"
+    );
+
+    let pods = Api::<Pod>::namespaced(client, "calico-system")
+        .list(&ListParams::default().labels("k8s-app=calico-node-windows"))
+        .await
+        .unwrap()
+        .items;
+    let on = |node: &str| {
+        pods.iter()
+            .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .unwrap()
+    };
+    assert!(matches!(
+        waiting_reason(on("aks-npwin-00000000")).as_deref(),
+        Some("ImagePullBackOff" | "ErrImagePull")
+    ));
+    assert_eq!(
+        waiting_reason(on("aks-npwin-00000001")).as_deref(),
+        Some("CrashLoopBackOff")
+    );
+    assert_eq!(
+        waiting_reason(on("aks-npwin2-00000000")).as_deref(),
+        Some("CreateContainerError")
+    );
+    for waiting in ["aks-npwin-00000002", "aks-npwin-00000003"] {
+        let pod = on(waiting);
+        assert_eq!(
+            pod.status.as_ref().unwrap().phase.as_deref(),
+            Some("Running"),
+            "{waiting} keeps its old pod"
+        );
+    }
+    cluster.stop().await;
+}

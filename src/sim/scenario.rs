@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::crds;
 use super::error::ApiError;
+use super::faults::Fault;
 use super::store::Store;
 use super::write::WriteOptions;
 
@@ -22,17 +23,27 @@ pub enum Scenario {
     /// VXLAN pool, APIServer, strictAffinity on; both node DaemonSets rolled out, nodes Ready,
     /// blocks allocated, workloads running with pod addresses.
     Healthy,
+    /// Healthy, then an update of both node DaemonSets (a move to a private registry) that
+    /// rolls out on Linux and gets stuck on Windows: an unreachable registry, a crash-looping
+    /// felix, a late node whose containerd is too old for HostProcess, and nodes waiting.
+    StuckRollout,
     /// 5,000 nodes in Linux and Windows pools running 50,000 workload pods.
     Large,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [Scenario::Fresh, Scenario::Healthy, Scenario::Large];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Fresh,
+        Scenario::Healthy,
+        Scenario::StuckRollout,
+        Scenario::Large,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Fresh => "fresh",
             Self::Healthy => "healthy",
+            Self::StuckRollout => "stuck-rollout",
             Self::Large => "large",
         }
     }
@@ -49,18 +60,41 @@ impl Scenario {
             Self::Healthy => {
                 "Calico installed for Windows as documented: both DaemonSets rolled out, nodes Ready, workloads running"
             }
+            Self::StuckRollout => {
+                "a calico-node-windows update stuck on Windows nodes for different reasons, Linux fine"
+            }
             Self::Large => "5,000 nodes (Linux and Windows pools) running 50,000 workload pods",
         }
     }
 
-    /// When the scenario is reached by letting the controllers work from its loaded state:
-    /// the condition that says it has settled.
-    pub fn settled(self) -> Option<fn(&Store) -> bool> {
+    /// How the scenario is reached when the controllers work from its loaded state: stages,
+    /// each waiting for a condition and then changing the cluster. Empty when loading is all.
+    pub fn script(self) -> Vec<Stage> {
         match self {
-            Self::Healthy => Some(calico_installed),
-            Self::Fresh | Self::Large => None,
+            Self::Healthy => vec![Stage {
+                until: calico_installed,
+                then: None,
+            }],
+            Self::StuckRollout => vec![
+                Stage {
+                    until: calico_installed,
+                    then: Some(break_windows_update),
+                },
+                Stage {
+                    until: windows_rollout_stuck,
+                    then: None,
+                },
+            ],
+            Self::Fresh | Self::Large => Vec::new(),
         }
     }
+}
+
+/// One step of a scenario's script: wait until `until` holds, then run `then`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stage {
+    pub until: fn(&Store) -> bool,
+    pub then: Option<fn(&Store)>,
 }
 
 /// Loads a scenario into an empty store.
@@ -68,6 +102,7 @@ pub fn load(store: &Store, scenario: &Scenario) -> Result<(), ApiError> {
     let cluster = match scenario {
         Scenario::Fresh => fresh(),
         Scenario::Healthy => healthy(),
+        Scenario::StuckRollout => stuck_rollout(),
         Scenario::Large => large(),
     };
     cluster.load(store)
@@ -653,6 +688,11 @@ fn node(pool: &NodePool, name: &str, ip: Ipv4Addr) -> Value {
 
 /// Before a first Calico install.
 fn fresh() -> ClusterBuilder {
+    fresh_with(2)
+}
+
+/// The fresh cluster with a Windows pool of the given size.
+fn fresh_with(windows_nodes: usize) -> ClusterBuilder {
     let mut cluster = ClusterBuilder::new();
     cluster
         .crds(crds::operator_crds())
@@ -660,8 +700,11 @@ fn fresh() -> ClusterBuilder {
     cluster.namespace("tigera-operator");
     cluster.node_pool(&NodePool::linux("system", 1).control_plane().not_ready());
     cluster.node_pool(&NodePool::linux("nplinux", 3).not_ready());
-    cluster.node_pool(&NodePool::windows("npwin", 2).not_ready());
-    let untolerated = "0/6 nodes are available: 6 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling.";
+    cluster.node_pool(&NodePool::windows("npwin", windows_nodes).not_ready());
+    let total = 4 + windows_nodes;
+    let untolerated = format!(
+        "0/{total} nodes are available: {total} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+    );
     // The operator runs on the host network, so it starts without a CNI.
     let mut operator = Workload::new("tigera-operator", "tigera-operator", 1, OsFamily::Linux);
     operator.image = "quay.io/tigera/operator:v1.33.0".to_string();
@@ -678,7 +721,7 @@ fn fresh() -> ClusterBuilder {
         ("default", "iis", 2, OsFamily::Windows),
     ] {
         let mut workload = Workload::new(ns, name, replicas, os);
-        workload.unschedulable_message = untolerated.to_string();
+        workload.unschedulable_message.clone_from(&untolerated);
         cluster.deployment(&workload, &[], false);
     }
     cluster
@@ -688,7 +731,11 @@ fn fresh() -> ClusterBuilder {
 /// services-endpoint ConfigMap, strictAffinity on, the Installation (HNS, VXLAN pool, service
 /// CIDRs, BGP off) and the APIServer. The controllers take it from there.
 fn healthy() -> ClusterBuilder {
-    let mut cluster = fresh();
+    healthy_with(fresh(), json!({}))
+}
+
+/// A fresh cluster plus the install objects; `extra_spec` is merged into the Installation spec.
+fn healthy_with(mut cluster: ClusterBuilder, extra_spec: Value) -> ClusterBuilder {
     let api_host = cluster
         .nodes
         .first()
@@ -706,7 +753,7 @@ fn healthy() -> ClusterBuilder {
     cluster.object(json!({
         "apiVersion": "operator.tigera.io/v1", "kind": "Installation",
         "metadata": {"name": "default"},
-        "spec": {
+        "spec": merged(json!({
             "serviceCIDRs": ["10.0.0.0/16"],
             "calicoNetwork": {
                 "bgp": "Disabled",
@@ -714,10 +761,140 @@ fn healthy() -> ClusterBuilder {
                 "ipPools": [{"name": "default-ipv4-ippool", "cidr": "192.168.0.0/16", "blockSize": 26,
                              "encapsulation": "VXLAN", "natOutgoing": "Enabled", "nodeSelector": "all()"}],
             },
-        },
+        }), extra_spec),
     }));
     cluster.object(json!({"apiVersion": "operator.tigera.io/v1", "kind": "APIServer", "metadata": {"name": "default"}, "spec": {}}));
     cluster
+}
+
+fn merged(mut base: Value, extra: Value) -> Value {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    base
+}
+
+/// Registry the stuck rollout switches to; one Windows node cannot reach it.
+const PRIVATE_REGISTRY: &str = "registry.internal.example";
+/// The Windows node that joins late with a container runtime too old for HostProcess.
+const OLD_CONTAINERD_NODE: &str = "aks-npwin2-00000000";
+
+/// Healthy with four Windows nodes and a rolling update that may take three at a time.
+fn stuck_rollout() -> ClusterBuilder {
+    healthy_with(
+        fresh_with(4),
+        json!({"nodeUpdateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 3}}}),
+    )
+}
+
+/// After the install settled: one Windows node cannot pull from the private registry, one
+/// crash-loops felix, a Windows node with containerd 1.5 joins, and the Installation moves
+/// to the private registry, which updates both node DaemonSets.
+fn break_windows_update(store: &Store) {
+    let windows: Vec<String> = (0..2)
+        .map(|i| NodePool::windows("npwin", 4).node_name(i))
+        .collect();
+    store.faults.inject(
+        &windows[0],
+        Fault::ImagePull {
+            image_prefix: format!("{PRIVATE_REGISTRY}/"),
+            message: format!("failed to resolve reference \"{PRIVATE_REGISTRY}/calico/node-windows:v3.27.3\": failed to do request: Head \"https://{PRIVATE_REGISTRY}/v2/calico/node-windows/manifests/v3.27.3\": dial tcp: lookup {PRIVATE_REGISTRY}: no such host"),
+        },
+    );
+    store.faults.inject(
+        &windows[1],
+        Fault::CrashLoop {
+            container: "felix".to_string(),
+            exit_code: 1,
+            message: "Failed to connect to Typha: dial tcp 10.0.104.17:5473: i/o timeout"
+                .to_string(),
+        },
+    );
+    let registry = store.registry();
+    if let Some(nodes) = registry.get("", "v1", "nodes") {
+        let mut pool = NodePool::windows("npwin2", 1).not_ready();
+        pool.containerd_version = "1.5.18".to_string();
+        let ip = Ipv4Addr::new(10, 224, 0, 40);
+        // Seeding fails only if the node exists already, which is what we want anyway.
+        let _ = store.seed(&nodes, node(&pool, OLD_CONTAINERD_NODE, ip));
+    }
+    if let Some(installations) = registry.get("operator.tigera.io", "v1", "installations") {
+        let patch = json!({"spec": {"registry": PRIVATE_REGISTRY}});
+        let opts = super::write::WriteOptions::manager("kubectl-patch");
+        // The Installation exists once the install settled; a failure leaves the cluster healthy.
+        let _ = store.patch(
+            &installations,
+            "",
+            "default",
+            super::write::PatchType::Merge,
+            &patch,
+            super::write::Part::Main,
+            &opts,
+        );
+    }
+}
+
+/// Stuck: Linux rolled out on the new images; on Windows the three broken nodes show
+/// their failure and the rollout stops there.
+fn windows_rollout_stuck(store: &Store) -> bool {
+    let registry = store.registry();
+    let (Some(ds_rt), Some(pods_rt)) = (
+        registry.get("apps", "v1", "daemonsets"),
+        registry.get("", "v1", "pods"),
+    ) else {
+        return false;
+    };
+    let linux_updated = store
+        .try_get(&ds_rt, "calico-system", "calico-node")
+        .and_then(|o| o.value().ok())
+        .is_some_and(|ds| {
+            let image = ds
+                .pointer("/spec/template/spec/containers/0/image")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let status = |k: &str| {
+                ds.pointer(&format!("/status/{k}"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(-1)
+            };
+            image.starts_with(PRIVATE_REGISTRY)
+                && status("updatedNumberScheduled") == status("desiredNumberScheduled")
+                && status("numberAvailable") == status("desiredNumberScheduled")
+        });
+    let Ok(page) = store.list(
+        &pods_rt,
+        Some("calico-system"),
+        &super::store::ListOptions::default(),
+    ) else {
+        return false;
+    };
+    let waiting_reason = |node: &str, reasons: &[&str]| {
+        page.items
+            .iter()
+            .filter(|p| p.field("spec.nodeName").as_deref() == Some(node))
+            .any(|p| {
+                p.value().is_ok_and(|pod| {
+                    ["initContainerStatuses", "containerStatuses"]
+                        .iter()
+                        .any(|list| {
+                            pod.pointer(&format!("/status/{list}"))
+                                .and_then(Value::as_array)
+                                .is_some_and(|cs| {
+                                    cs.iter().any(|c| {
+                                        c.pointer("/state/waiting/reason")
+                                            .and_then(Value::as_str)
+                                            .is_some_and(|r| reasons.contains(&r))
+                                    })
+                                })
+                        })
+                })
+            })
+    };
+    let windows = |i: usize| NodePool::windows("npwin", 4).node_name(i);
+    linux_updated
+        && waiting_reason(&windows(0), &["ImagePullBackOff", "ErrImagePull"])
+        && waiting_reason(&windows(1), &["CrashLoopBackOff"])
+        && waiting_reason(OLD_CONTAINERD_NODE, &["CreateContainerError"])
 }
 
 /// Settled when both node DaemonSets are rolled out, every node is Ready and every

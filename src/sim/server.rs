@@ -165,10 +165,8 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let shutdown = store.shutdown.clone();
     let mut tasks = JoinSet::new();
     controllers::spawn(config.controllers, &store, &mut tasks);
-    if config.controllers == Controllers::All
-        && let Some(settled) = config.scenario.settled()
-    {
-        converge(&store, &config.scenario, settled).await?;
+    if config.controllers == Controllers::All {
+        converge(&store, &config.scenario).await?;
     }
     let acceptor = server_tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     tasks.spawn(serve(listener, api, acceptor, shutdown.clone()));
@@ -191,29 +189,33 @@ const CONVERGE_SPEED: f64 = 60.0;
 /// Real time a scenario may take to converge.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(120);
 
-/// Lets the controllers take a scenario to its settled state, in fast simulated time, before
-/// anyone connects; then time runs at the configured speed again.
-async fn converge(
-    store: &Store,
-    scenario: &Scenario,
-    settled: fn(&Store) -> bool,
-) -> Result<(), SimError> {
+/// Lets the controllers play a scenario's script, in fast simulated time, before anyone
+/// connects; then time runs at the configured speed again.
+async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
+    let script = scenario.script();
+    if script.is_empty() {
+        return Ok(());
+    }
     let speed = store.clock.speed();
     store.clock.set_speed(speed.max(CONVERGE_SPEED));
     let started = std::time::Instant::now();
-    let result = loop {
-        if settled(store) {
-            break Ok(());
+    let mut result = Ok(());
+    'stages: for stage in script {
+        while !(stage.until)(store) {
+            if started.elapsed() > CONVERGE_LIMIT {
+                result = Err(SimError::Scenario {
+                    name: scenario.name().to_string(),
+                    message: format!("did not settle within {} s", CONVERGE_LIMIT.as_secs()),
+                });
+                break 'stages;
+            }
+            store.clock.nudge(jiff::SignedDuration::from_secs(1));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if started.elapsed() > CONVERGE_LIMIT {
-            break Err(SimError::Scenario {
-                name: scenario.name().to_string(),
-                message: format!("did not settle within {} s", CONVERGE_LIMIT.as_secs()),
-            });
+        if let Some(then) = stage.then {
+            then(store);
         }
-        store.clock.nudge(jiff::SignedDuration::from_secs(1));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
     store.clock.set_speed(speed);
     tracing::info!(
         scenario = scenario.name(),
