@@ -130,6 +130,8 @@ pub struct NodePool {
     pub kernel_version: String,
     pub os_image: String,
     pub instance_type: String,
+    /// The kubelet's `maxPods`: AKS defaults to 110 on Linux and 30 on Windows.
+    pub max_pods: u32,
 }
 
 impl NodePool {
@@ -146,6 +148,7 @@ impl NodePool {
             kernel_version: "5.15.0-1079-azure".to_string(),
             os_image: "Ubuntu 22.04.5 LTS".to_string(),
             instance_type: "Standard_D4s_v5".to_string(),
+            max_pods: 110,
         }
     }
 
@@ -162,6 +165,7 @@ impl NodePool {
             kernel_version: "10.0.20348.2966".to_string(),
             os_image: "Windows Server 2022 Datacenter".to_string(),
             instance_type: "Standard_D4s_v5".to_string(),
+            max_pods: 30,
         }
     }
 
@@ -618,10 +622,11 @@ fn running_status(container: &str, pod_ip: &str, host_ip: &str) -> Value {
 }
 
 fn node(pool: &NodePool, name: &str, ip: Ipv4Addr) -> Value {
-    let (os, pods_capacity) = match pool.os {
-        OsFamily::Linux => ("linux", 110),
-        OsFamily::Windows => ("windows", 30),
+    let os = match pool.os {
+        OsFamily::Linux => "linux",
+        OsFamily::Windows => "windows",
     };
+    let pods_capacity = pool.max_pods;
     let mut labels = json!({
         "kubernetes.io/os": os, "beta.kubernetes.io/os": os,
         "kubernetes.io/arch": "amd64", "beta.kubernetes.io/arch": "amd64",

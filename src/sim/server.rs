@@ -185,7 +185,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
 }
 
 /// Simulated speed while a scenario converges before serving.
-const CONVERGE_SPEED: f64 = 60.0;
+const CONVERGE_SPEED: f64 = 300.0;
 /// Real time a scenario may take to converge.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -200,7 +200,7 @@ async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
     store.clock.set_speed(speed.max(CONVERGE_SPEED));
     let started = std::time::Instant::now();
     let mut result = Ok(());
-    'stages: for stage in script {
+    'stages: for (index, stage) in script.into_iter().enumerate() {
         while !(stage.until)(store) {
             if started.elapsed() > CONVERGE_LIMIT {
                 result = Err(SimError::Scenario {
@@ -212,6 +212,12 @@ async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
             store.clock.nudge(jiff::SignedDuration::from_secs(1));
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        tracing::info!(
+            scenario = scenario.name(),
+            stage = index + 1,
+            seconds = started.elapsed().as_secs_f64(),
+            "scenario stage reached"
+        );
         if let Some(then) = stage.then {
             then(store);
         }
