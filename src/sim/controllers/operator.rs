@@ -867,6 +867,28 @@ impl Operator {
         computed: &Value,
         conditions: &[Value],
     ) -> Value {
+        self.mirror_status(rt, conditions, "installation", |next| {
+            next["variant"] = computed
+                .get("variant")
+                .cloned()
+                .unwrap_or_else(|| json!("Calico"));
+            next["mtu"] = json!(Spec(computed).pod_mtu());
+            next["calicoVersion"] = json!(CALICO_VERSION);
+            next["imageSet"] = json!("");
+            next["computed"] = computed.clone();
+        })
+    }
+
+    /// Mirrors TigeraStatus conditions into the status of the `default` custom resource, adds
+    /// what `when_available` sets once they say Available, and writes it when it changed.
+    /// Returns the status the object now has.
+    fn mirror_status(
+        &mut self,
+        rt: &ResourceType,
+        conditions: &[Value],
+        what: &str,
+        when_available: impl FnOnce(&mut Value),
+    ) -> Value {
         let Some(fresh) = self
             .store
             .try_get(rt, "", "default")
@@ -887,14 +909,7 @@ impl Operator {
             .unwrap_or_default();
         next["conditions"] = json!(status::mirror(&existing, conditions, &self.now()));
         if status::is_available(conditions) {
-            next["variant"] = computed
-                .get("variant")
-                .cloned()
-                .unwrap_or_else(|| json!("Calico"));
-            next["mtu"] = json!(Spec(computed).pod_mtu());
-            next["calicoVersion"] = json!(CALICO_VERSION);
-            next["imageSet"] = json!("");
-            next["computed"] = computed.clone();
+            when_available(&mut next);
         }
         if next == current {
             return current;
@@ -911,7 +926,7 @@ impl Operator {
         ) {
             Ok(_) => next,
             Err(err) => {
-                tracing::debug!(err = %err.message, "tigera-operator installation status");
+                tracing::debug!(err = %err.message, what, "tigera-operator status");
                 self.retry = true;
                 current
             }
@@ -1246,44 +1261,9 @@ impl Operator {
     }
 
     fn write_apiserver_status(&mut self, rt: &ResourceType, conditions: &[Value]) {
-        let Some(fresh) = self
-            .store
-            .try_get(rt, "", "default")
-            .and_then(|o| o.value().ok())
-        else {
-            return;
-        };
-        let current = fresh
-            .get("status")
-            .cloned()
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        let mut next = current.clone();
-        let existing = current
-            .get("conditions")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        next["conditions"] = json!(status::mirror(&existing, conditions, &self.now()));
-        if status::is_available(conditions) {
+        self.mirror_status(rt, conditions, "apiserver", |next| {
             next["state"] = json!("Ready");
-        }
-        if next == current {
-            return;
-        }
-        let mut body = fresh;
-        body["status"] = next;
-        if let Err(err) = self.store.update(
-            rt,
-            "",
-            "default",
-            &body,
-            Part::Status,
-            &WriteOptions::manager(MANAGER),
-        ) {
-            tracing::debug!(err = %err.message, "tigera-operator apiserver status");
-            self.retry = true;
-        }
+        });
     }
 }
 
