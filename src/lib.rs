@@ -18,4 +18,6 @@
 
 pub mod cli;
 pub mod logging;
+pub mod model;
+pub mod ops;
 pub mod sim;

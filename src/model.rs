@@ -1,0 +1,12 @@
+//! The pure domain: functions from one immutable [`ClusterSnapshot`] to what the console
+//! shows — node pools, Calico rollout status, the IPAM block map, findings. Nothing here does
+//! I/O, awaits, or knows about terminals: the same snapshot always gives the same answer, which
+//! is what makes the views testable from fixtures and replayable from recordings.
+//!
+//! Must not use: tokio, `kube::Client`, kube runtime, ratatui, crossterm.
+
+pub mod calico;
+pub mod operator;
+pub mod snapshot;
+
+pub use snapshot::{CalicoApiMode, ClusterSnapshot, Feed, FeedState, Kind, Source, SourceKind};
