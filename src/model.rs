@@ -6,7 +6,14 @@
 //! Must not use: tokio, `kube::Client`, kube runtime, ratatui, crossterm.
 
 pub mod calico;
+pub mod findings;
+pub mod fixtures;
+pub mod ipam;
 pub mod operator;
+pub mod pools;
+pub mod printers;
+pub mod rollout;
 pub mod snapshot;
+pub mod versions;
 
 pub use snapshot::{CalicoApiMode, ClusterSnapshot, Feed, FeedState, Kind, Source, SourceKind};

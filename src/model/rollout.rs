@@ -1,0 +1,1213 @@
+//! The rollout of the node-agent DaemonSets — `calico-node` and `calico-node-windows` in
+//! `calico-system`, `kube-proxy-windows` in `kube-system` — as the Rollout view shows it:
+//! kubectl's `rollout status` verdict and message (`DOMAIN.md` §5.2), the operator's stricter
+//! health (§5.3), the counters, the current revision, a per-pool breakdown, and for every node
+//! that should run the pod and is not done, why (§5.4), with the latest relevant event. Also
+//! the operator's `TigeraStatus` rows shown beside it, and why a DaemonSet is absent (§5.5).
+//! Owns DaemonSet/pod/node matching (node selectors, affinity, taints, revisions); grouping
+//! nodes into pools is `pools`' job, configuration judgements are `findings`'.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{
+    ContainerStatus, Event, Node, NodeSelectorRequirement, Pod, Taint, Toleration,
+};
+use serde::Serialize;
+
+use super::findings::Severity;
+use super::pools::{self, EventRow, NodePool, OsFamily, PoolKey};
+use super::printers;
+use super::snapshot::{ClusterSnapshot, FeedState, Kind};
+use super::versions::{Runtime, semver_prefix};
+
+/// The DaemonSets whose rollout the console follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum RolloutTarget {
+    CalicoNode,
+    CalicoNodeWindows,
+    KubeProxyWindows,
+}
+
+impl RolloutTarget {
+    pub const ALL: [RolloutTarget; 3] = [
+        RolloutTarget::CalicoNode,
+        RolloutTarget::CalicoNodeWindows,
+        RolloutTarget::KubeProxyWindows,
+    ];
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Self::CalicoNode | Self::CalicoNodeWindows => "calico-system",
+            Self::KubeProxyWindows => "kube-system",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CalicoNode => "calico-node",
+            Self::CalicoNodeWindows => "calico-node-windows",
+            Self::KubeProxyWindows => "kube-proxy-windows",
+        }
+    }
+
+    /// The OS whose nodes the DaemonSet is meant for.
+    pub fn os(self) -> OsFamily {
+        match self {
+            Self::CalicoNode => OsFamily::Linux,
+            Self::CalicoNodeWindows | Self::KubeProxyWindows => OsFamily::Windows,
+        }
+    }
+}
+
+impl fmt::Display for RolloutTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace(), self.name())
+    }
+}
+
+/// One DaemonSet's rollout, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    pub target: RolloutTarget,
+    pub presence: Presence,
+    /// `RollingUpdate` or `OnDelete`.
+    pub strategy: String,
+    pub counters: RolloutCounters,
+    /// What `kubectl rollout status` prints.
+    pub kubectl: KubectlVerdict,
+    /// The operator's stricter view (§5.3).
+    pub operator: OperatorHealth,
+    /// `controller-revision-hash` of the highest ControllerRevision the DaemonSet owns.
+    pub current_revision: Option<String>,
+    /// Container images of the pod template (main containers), for display.
+    pub images: Vec<String>,
+    pub pools: Vec<PoolRollout>,
+    /// Every node that should run the pod and is not done, worst first.
+    pub nodes: Vec<NodeRollout>,
+    pub severity: Severity,
+}
+
+/// Whether the DaemonSet exists, and if not, why (§5.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Presence {
+    Present,
+    /// Known absent; `reason` says why, as far as the snapshot tells.
+    Absent {
+        reason: String,
+    },
+    /// The DaemonSets feed cannot tell (loading, forbidden, not installed).
+    Unknown {
+        reason: String,
+    },
+}
+
+/// The DaemonSet status counters and generations (§5.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RolloutCounters {
+    pub desired: i32,
+    pub current: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub unavailable: i32,
+    pub misscheduled: i32,
+    pub generation: i64,
+    pub observed_generation: i64,
+}
+
+/// `kubectl rollout status ds/NAME`'s one-shot answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KubectlVerdict {
+    /// The line kubectl prints, without its trailing newline.
+    pub message: String,
+    pub done: bool,
+    /// kubectl returns an error (OnDelete strategy) instead of a status.
+    pub error: bool,
+}
+
+/// The operator's health verdict (`pkg/controller/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperatorHealth {
+    pub healthy: bool,
+    /// The Progressing message, empty when healthy.
+    pub message: String,
+}
+
+/// One pool's share of a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolRollout {
+    pub pool: PoolKey,
+    /// Nodes of the pool that should run the pod.
+    pub desired: u32,
+    pub scheduled: u32,
+    pub updated: u32,
+    pub ready: u32,
+    /// Nodes not on the current revision and ready.
+    pub not_done: u32,
+}
+
+/// A node that should run the pod and is not done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRollout {
+    pub node: String,
+    pub pool: Option<PoolKey>,
+    pub pod: Option<String>,
+    /// kubectl's STATUS of the pod (`Init:ImagePullBackOff`), or `<none>` without a pod.
+    pub status: String,
+    pub reason: StuckReason,
+    /// The pod runs an older revision than the DaemonSet's current one.
+    pub old_revision: bool,
+    /// One line: what is wrong and, where the data says, why.
+    pub explanation: String,
+    /// The latest relevant event for the pod (or the DaemonSet, without a pod).
+    pub event: Option<EventRow>,
+    pub severity: Severity,
+}
+
+/// Why a node is not done (§5.4), most specific first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum StuckReason {
+    /// No pod on a node that should run one.
+    NotScheduled,
+    /// Pending with `PodScheduled=False`.
+    Unschedulable {
+        message: String,
+    },
+    /// An init container has not finished: `Init:1/2`.
+    InitStage {
+        stage: String,
+        container: String,
+    },
+    /// `ErrImagePull` / `ImagePullBackOff`.
+    ImagePull {
+        container: String,
+        image: String,
+        reason: String,
+        message: String,
+    },
+    /// `CrashLoopBackOff`, with the last termination.
+    CrashLoop {
+        container: String,
+        exit_code: Option<i32>,
+        last_reason: Option<String>,
+        message: String,
+        restarts: i32,
+    },
+    /// Any other waiting reason (`CreateContainerError`, `RunContainerError`, ...).
+    Waiting {
+        container: String,
+        reason: String,
+        message: String,
+    },
+    /// A container terminated with a non-zero exit code and is not restarting yet.
+    ContainerFailed {
+        container: String,
+        exit_code: i32,
+        reason: Option<String>,
+    },
+    /// The pod phase is Failed.
+    Failed {
+        message: String,
+    },
+    /// Running, but these containers are not ready.
+    NotReady {
+        containers: Vec<String>,
+    },
+    Terminating,
+    /// Ready, on an older revision.
+    OldRevision {
+        revision: Option<String>,
+    },
+}
+
+impl StuckReason {
+    /// Short label for a column: `image pull`, `crash loop`, `old revision`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotScheduled => "not scheduled",
+            Self::Unschedulable { .. } => "pending",
+            Self::InitStage { .. } => "initializing",
+            Self::ImagePull { .. } => "image pull",
+            Self::CrashLoop { .. } => "crash loop",
+            Self::Waiting { .. } => "waiting",
+            Self::ContainerFailed { .. } => "container failed",
+            Self::Failed { .. } => "failed",
+            Self::NotReady { .. } => "not ready",
+            Self::Terminating => "terminating",
+            Self::OldRevision { .. } => "old revision",
+        }
+    }
+
+    fn severity(&self) -> Severity {
+        match self {
+            Self::InitStage { .. } | Self::NotReady { .. } | Self::OldRevision { .. } => {
+                Severity::Warning
+            }
+            Self::Terminating => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// One node-agent DaemonSet resolved against the snapshot: its pods by node and its current
+/// revision, computed once and shared by pools and rollout.
+pub struct AgentDaemonSet<'a> {
+    pub target: RolloutTarget,
+    pub name: &'static str,
+    pub daemon_set: &'a DaemonSet,
+    pub current_hash: Option<String>,
+    pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
+}
+
+impl<'a> AgentDaemonSet<'a> {
+    pub fn new(snapshot: &'a ClusterSnapshot, target: RolloutTarget, ds: &'a DaemonSet) -> Self {
+        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        for pod in snapshot.pods.iter().filter(|p| owned_by(p, ds)) {
+            if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+                pods_by_node.entry(node).or_default().push(pod);
+            }
+        }
+        Self {
+            target,
+            name: target.name(),
+            daemon_set: ds,
+            current_hash: current_revision(snapshot, ds),
+            pods_by_node,
+        }
+    }
+
+    /// The pod that counts for the node: one not being deleted if there is one.
+    pub fn pod_on(&self, node: &str) -> Option<&'a Pod> {
+        let pods = self.pods_by_node.get(node)?;
+        pods.iter()
+            .find(|p| p.metadata.deletion_timestamp.is_none())
+            .or_else(|| pods.first())
+            .copied()
+    }
+
+    pub fn should_run(&self, node: &Node) -> bool {
+        should_run(self.daemon_set, node)
+    }
+
+    /// On the current revision: the hash label when the revision is known, else the
+    /// `pod-template-generation` label against the DaemonSet's generation.
+    pub fn is_updated(&self, pod: &Pod) -> bool {
+        if let Some(hash) = &self.current_hash {
+            return pod_revision(pod) == Some(hash.as_str());
+        }
+        let generation = self.daemon_set.metadata.generation;
+        pod_label(pod, "pod-template-generation")
+            .and_then(|g| g.parse::<i64>().ok())
+            .is_some_and(|g| Some(g) == generation)
+    }
+}
+
+/// The watched agent DaemonSets that exist in the snapshot.
+pub fn agent_daemon_sets(snapshot: &ClusterSnapshot) -> Vec<AgentDaemonSet<'_>> {
+    RolloutTarget::ALL
+        .iter()
+        .filter_map(|target| {
+            find_daemon_set(snapshot, target.namespace(), target.name())
+                .map(|ds| AgentDaemonSet::new(snapshot, *target, ds))
+        })
+        .collect()
+}
+
+pub fn find_daemon_set<'a>(
+    snapshot: &'a ClusterSnapshot,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a DaemonSet> {
+    snapshot
+        .daemon_sets
+        .iter()
+        .find(|ds| {
+            ds.metadata.namespace.as_deref() == Some(namespace)
+                && ds.metadata.name.as_deref() == Some(name)
+        })
+        .map(AsRef::as_ref)
+}
+
+fn pod_label<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .map(String::as_str)
+}
+
+/// The pod's `controller-revision-hash` label.
+pub fn pod_revision(pod: &Pod) -> Option<&str> {
+    pod_label(pod, "controller-revision-hash")
+}
+
+/// Whether the pod's `Ready` condition is True.
+pub fn pod_is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The pod's controller is this DaemonSet (by UID; by name when the DaemonSet has no UID).
+fn owned_by(pod: &Pod, ds: &DaemonSet) -> bool {
+    if pod.metadata.namespace != ds.metadata.namespace {
+        return false;
+    }
+    pod.metadata.owner_references.iter().flatten().any(|r| {
+        r.kind == "DaemonSet"
+            && r.controller.unwrap_or(false)
+            && match ds.metadata.uid.as_deref() {
+                Some(uid) => r.uid == uid,
+                None => Some(r.name.as_str()) == ds.metadata.name.as_deref(),
+            }
+    })
+}
+
+/// The hash of the highest-numbered ControllerRevision the DaemonSet controls (§5.4 item 2).
+pub fn current_revision(snapshot: &ClusterSnapshot, ds: &DaemonSet) -> Option<String> {
+    let name = ds.metadata.name.as_deref()?;
+    let revision = snapshot
+        .controller_revisions
+        .iter()
+        .filter(|r| r.metadata.namespace == ds.metadata.namespace)
+        .filter(|r| {
+            r.metadata.owner_references.iter().flatten().any(|o| {
+                o.controller.unwrap_or(false)
+                    && match ds.metadata.uid.as_deref() {
+                        Some(uid) => o.uid == uid,
+                        None => o.name == name,
+                    }
+            })
+        })
+        .max_by_key(|r| r.revision.unwrap_or(0))?;
+    revision
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("controller-revision-hash"))
+        .cloned()
+        .or_else(|| {
+            revision
+                .metadata
+                .name
+                .as_deref()
+                .and_then(|n| n.strip_prefix(name))
+                .and_then(|n| n.strip_prefix('-'))
+                .map(str::to_string)
+        })
+}
+
+/// Whether the DaemonSet controller would want a pod on the node: the template's node
+/// selector, required node affinity, and NoSchedule/NoExecute taints against its tolerations
+/// plus the ones the controller adds to every daemon pod.
+pub fn should_run(ds: &DaemonSet, node: &Node) -> bool {
+    let Some(template) = ds.spec.template.spec.as_ref() else {
+        return false;
+    };
+    let empty = BTreeMap::new();
+    let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
+    let selector_ok = template
+        .node_selector
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    if !selector_ok {
+        return false;
+    }
+    let terms = template
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .map(|r| r.node_selector_terms.as_slice());
+    if let Some(terms) = terms
+        && !terms.is_empty()
+    {
+        let name = node.metadata.name.as_deref().unwrap_or_default();
+        let any = terms.iter().any(|term| {
+            let labels_ok = term
+                .match_expressions
+                .iter()
+                .flatten()
+                .all(|req| requirement_matches(req, |k| labels.get(k).map(String::as_str)));
+            let fields_ok =
+                term.match_fields.iter().flatten().all(|req| {
+                    requirement_matches(req, |k| (k == "metadata.name").then_some(name))
+                });
+            labels_ok && fields_ok
+        });
+        if !any {
+            return false;
+        }
+    }
+    let host_network = template.host_network.unwrap_or(false);
+    let tolerations = template.tolerations.as_deref().unwrap_or_default();
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .all(|taint| {
+            tolerations.iter().any(|t| tolerates(t, taint)) || daemon_tolerates(taint, host_network)
+        })
+}
+
+fn requirement_matches<'v>(
+    req: &NodeSelectorRequirement,
+    value_of: impl Fn(&str) -> Option<&'v str>,
+) -> bool {
+    let value = value_of(&req.key);
+    let values = req.values.as_deref().unwrap_or_default();
+    let number = |v: &str| v.parse::<i64>().ok();
+    match req.operator.as_str() {
+        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
+        "NotIn" => value.is_none_or(|v| values.iter().all(|x| x != v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" => {
+            matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a > b)
+        }
+        "Lt" => {
+            matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a < b)
+        }
+        _ => false,
+    }
+}
+
+fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    let effect_ok = toleration
+        .effect
+        .as_deref()
+        .is_none_or(|e| e.is_empty() || e == taint.effect);
+    let key = toleration.key.as_deref().unwrap_or_default();
+    match toleration.operator.as_deref().unwrap_or("Equal") {
+        "Exists" => effect_ok && (key.is_empty() || key == taint.key),
+        _ => {
+            effect_ok
+                && key == taint.key
+                && toleration.value.as_deref().unwrap_or_default()
+                    == taint.value.as_deref().unwrap_or_default()
+        }
+    }
+}
+
+/// The tolerations the DaemonSet controller adds to every daemon pod.
+fn daemon_tolerates(taint: &Taint, host_network: bool) -> bool {
+    match (taint.key.as_str(), taint.effect.as_str()) {
+        ("node.kubernetes.io/not-ready" | "node.kubernetes.io/unreachable", "NoExecute")
+        | (
+            "node.kubernetes.io/disk-pressure"
+            | "node.kubernetes.io/memory-pressure"
+            | "node.kubernetes.io/pid-pressure"
+            | "node.kubernetes.io/unschedulable",
+            "NoSchedule",
+        ) => true,
+        ("node.kubernetes.io/network-unavailable", "NoSchedule") => host_network,
+        _ => false,
+    }
+}
+
+/// The three rollouts, in [`RolloutTarget::ALL`] order.
+pub fn rollouts(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<Rollout> {
+    let pool_of: HashMap<&str, &PoolKey> = pools
+        .iter()
+        .flat_map(|p| p.nodes.iter().map(move |n| (n.as_str(), &p.key)))
+        .collect();
+    RolloutTarget::ALL
+        .iter()
+        .map(
+            |target| match find_daemon_set(snapshot, target.namespace(), target.name()) {
+                Some(ds) => {
+                    let agent = AgentDaemonSet::new(snapshot, *target, ds);
+                    present_rollout(snapshot, &agent, &pool_of)
+                }
+                None => absent_rollout(snapshot, *target),
+            },
+        )
+        .collect()
+}
+
+fn present_rollout(
+    snapshot: &ClusterSnapshot,
+    agent: &AgentDaemonSet<'_>,
+    pool_of: &HashMap<&str, &PoolKey>,
+) -> Rollout {
+    let ds = agent.daemon_set;
+    let counters = counters(ds);
+    let strategy = ds
+        .spec
+        .update_strategy
+        .as_ref()
+        .and_then(|s| s.type_.clone())
+        // The API server defaults an absent strategy to RollingUpdate.
+        .unwrap_or_else(|| "RollingUpdate".to_string());
+    let mut per_pool: BTreeMap<PoolKey, PoolRollout> = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for node in snapshot.nodes.iter() {
+        if !agent.should_run(node) {
+            continue;
+        }
+        let name = pools::node_name(node);
+        let pool = pool_of.get(name).map(|k| (*k).clone());
+        let pod = agent.pod_on(name);
+        let updated = pod.is_some_and(|p| agent.is_updated(p));
+        let ready = pod.is_some_and(pod_is_ready);
+        if let Some(key) = &pool {
+            let entry = per_pool.entry(key.clone()).or_insert_with(|| PoolRollout {
+                pool: key.clone(),
+                desired: 0,
+                scheduled: 0,
+                updated: 0,
+                ready: 0,
+                not_done: 0,
+            });
+            entry.desired += 1;
+            entry.scheduled += u32::from(pod.is_some());
+            entry.updated += u32::from(updated);
+            entry.ready += u32::from(ready);
+            entry.not_done += u32::from(!(updated && ready));
+        }
+        if !(updated && ready) || pod.is_some_and(|p| p.metadata.deletion_timestamp.is_some()) {
+            nodes.push(node_rollout(snapshot, agent, node, pod, pool));
+        }
+    }
+    nodes.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.node.cmp(&b.node))
+    });
+    let kubectl = kubectl_verdict(agent.name, &strategy, &counters);
+    let operator = operator_health(agent.target, &counters);
+    let worst_node = nodes
+        .iter()
+        .map(|n| n.severity)
+        .max()
+        .unwrap_or(Severity::Ok);
+    let severity = if kubectl.done && operator.healthy {
+        worst_node
+    } else {
+        worst_node.max(Severity::Warning)
+    };
+    let images = ds
+        .spec
+        .template
+        .spec
+        .as_ref()
+        .map(|s| {
+            s.containers
+                .iter()
+                .filter_map(|c| c.image.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Rollout {
+        target: agent.target,
+        presence: Presence::Present,
+        strategy,
+        counters,
+        kubectl,
+        operator,
+        current_revision: agent.current_hash.clone(),
+        images,
+        pools: per_pool.into_values().collect(),
+        nodes,
+        severity,
+    }
+}
+
+fn counters(ds: &DaemonSet) -> RolloutCounters {
+    let status = ds.status.clone().unwrap_or_default();
+    RolloutCounters {
+        desired: status.desired_number_scheduled,
+        current: status.current_number_scheduled,
+        updated: status.updated_number_scheduled.unwrap_or(0),
+        ready: status.number_ready,
+        available: status.number_available.unwrap_or(0),
+        unavailable: status.number_unavailable.unwrap_or(0),
+        misscheduled: status.number_misscheduled,
+        generation: ds.metadata.generation.unwrap_or(0),
+        observed_generation: status.observed_generation.unwrap_or(0),
+    }
+}
+
+/// kubectl's `DaemonSetStatusViewer` (§5.2).
+pub fn kubectl_verdict(name: &str, strategy: &str, c: &RolloutCounters) -> KubectlVerdict {
+    if strategy != "RollingUpdate" {
+        return KubectlVerdict {
+            message: "rollout status is only available for RollingUpdate strategy type".to_string(),
+            done: false,
+            error: true,
+        };
+    }
+    let (message, done) = if c.generation <= c.observed_generation {
+        if c.updated < c.desired {
+            (
+                format!(
+                    "Waiting for daemon set \"{name}\" rollout to finish: {} out of {} new pods have been updated...",
+                    c.updated, c.desired
+                ),
+                false,
+            )
+        } else if c.available < c.desired {
+            (
+                format!(
+                    "Waiting for daemon set \"{name}\" rollout to finish: {} of {} updated pods are available...",
+                    c.available, c.desired
+                ),
+                false,
+            )
+        } else {
+            (
+                format!("daemon set \"{name}\" successfully rolled out"),
+                true,
+            )
+        }
+    } else {
+        (
+            "Waiting for daemon set spec update to be observed...".to_string(),
+            false,
+        )
+    };
+    KubectlVerdict {
+        message,
+        done,
+        error: false,
+    }
+}
+
+/// The operator's DaemonSet health and Progressing message (§5.3).
+pub fn operator_health(target: RolloutTarget, c: &RolloutCounters) -> OperatorHealth {
+    let subject = format!("DaemonSet \"{target}\"");
+    let message = if c.updated < c.desired {
+        format!(
+            "{subject} update is rolling out ({} out of {} updated)",
+            c.updated, c.desired
+        )
+    } else if c.unavailable > 0 {
+        format!(
+            "{subject} is not available (awaiting {} nodes)",
+            c.unavailable
+        )
+    } else if c.available == 0 && c.desired != 0 {
+        format!("{subject} is not yet scheduled on any nodes")
+    } else if c.generation > c.observed_generation {
+        format!("{subject} update is being processed")
+    } else {
+        String::new()
+    };
+    let healthy = c.generation == c.observed_generation
+        && c.misscheduled == 0
+        && c.unavailable == 0
+        && c.desired == c.available
+        && c.available == c.ready;
+    OperatorHealth { healthy, message }
+}
+
+fn node_rollout(
+    snapshot: &ClusterSnapshot,
+    agent: &AgentDaemonSet<'_>,
+    node: &Node,
+    pod: Option<&Pod>,
+    pool: Option<PoolKey>,
+) -> NodeRollout {
+    let name = pools::node_name(node).to_string();
+    let Some(pod) = pod else {
+        let reason = StuckReason::NotScheduled;
+        return NodeRollout {
+            explanation: format!(
+                "no {} pod on this node, which its node selector and tolerations admit",
+                agent.name
+            ),
+            event: daemon_set_event(snapshot, agent.daemon_set, &name),
+            severity: reason.severity(),
+            node: name,
+            pool,
+            pod: None,
+            status: "<none>".to_string(),
+            reason,
+            old_revision: false,
+        };
+    };
+    let old_revision = !agent.is_updated(pod);
+    let reason = diagnose(pod);
+    let mut explanation = explain(&reason, pod, snapshot.taken_at);
+    if let Some(hint) = runtime_hint(&reason, node) {
+        explanation.push_str("; ");
+        explanation.push_str(&hint);
+    }
+    if old_revision && !matches!(reason, StuckReason::OldRevision { .. }) {
+        explanation.push_str(" (pod on an old revision)");
+    }
+    NodeRollout {
+        node: name,
+        pool,
+        pod: pod.metadata.name.clone(),
+        status: printers::pod_columns(pod).status,
+        event: pod_event(snapshot, pod),
+        severity: reason.severity(),
+        reason,
+        old_revision,
+        explanation,
+    }
+}
+
+/// Why this pod is not done (§5.4 item 4), walking init containers first as kubectl does.
+pub fn diagnose(pod: &Pod) -> StuckReason {
+    let status = pod.status.clone().unwrap_or_default();
+    if pod.metadata.deletion_timestamp.is_some() {
+        return StuckReason::Terminating;
+    }
+    if status.phase.as_deref() == Some("Failed") {
+        return StuckReason::Failed {
+            message: status
+                .message
+                .clone()
+                .or(status.reason.clone())
+                .unwrap_or_default(),
+        };
+    }
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    if let Some(unscheduled) = conditions
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    {
+        return StuckReason::Unschedulable {
+            message: unscheduled
+                .message
+                .clone()
+                .or(unscheduled.reason.clone())
+                .unwrap_or_default(),
+        };
+    }
+    let init = status
+        .init_container_statuses
+        .as_deref()
+        .unwrap_or_default();
+    let init_total = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .map_or(init.len(), Vec::len);
+    for (index, container) in init.iter().enumerate() {
+        let state = container.state.as_ref();
+        if state
+            .and_then(|s| s.terminated.as_ref())
+            .is_some_and(|t| t.exit_code == 0)
+        {
+            continue;
+        }
+        if let Some(reason) = container_problem(pod, container) {
+            return reason;
+        }
+        return StuckReason::InitStage {
+            stage: format!("Init:{index}/{init_total}"),
+            container: container.name.clone(),
+        };
+    }
+    let main = status.container_statuses.as_deref().unwrap_or_default();
+    if let Some(reason) = main.iter().find_map(|c| container_problem(pod, c)) {
+        return reason;
+    }
+    let not_ready: Vec<String> = main
+        .iter()
+        .filter(|c| !c.ready)
+        .map(|c| c.name.clone())
+        .collect();
+    if !not_ready.is_empty() || !pod_is_ready(pod) {
+        return StuckReason::NotReady {
+            containers: not_ready,
+        };
+    }
+    StuckReason::OldRevision {
+        revision: pod_revision(pod).map(str::to_string),
+    }
+}
+
+/// A waiting or failed container, as one of the reasons; `None` when it is running or merely
+/// waiting its turn (`PodInitializing`, `ContainerCreating`).
+fn container_problem(pod: &Pod, container: &ContainerStatus) -> Option<StuckReason> {
+    let state = container.state.as_ref()?;
+    if let Some(waiting) = &state.waiting {
+        let reason = waiting.reason.clone().unwrap_or_default();
+        let message = waiting.message.clone().unwrap_or_default();
+        return match reason.as_str() {
+            "" | "PodInitializing" | "ContainerCreating" => None,
+            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull" => {
+                Some(StuckReason::ImagePull {
+                    container: container.name.clone(),
+                    image: printers::container_image(pod, container),
+                    reason,
+                    message,
+                })
+            }
+            "CrashLoopBackOff" => {
+                let last = container
+                    .last_state
+                    .as_ref()
+                    .and_then(|s| s.terminated.as_ref());
+                Some(StuckReason::CrashLoop {
+                    container: container.name.clone(),
+                    exit_code: last.map(|t| t.exit_code),
+                    last_reason: last.and_then(|t| t.reason.clone()),
+                    message: last.and_then(|t| t.message.clone()).unwrap_or(message),
+                    restarts: container.restart_count,
+                })
+            }
+            _ => Some(StuckReason::Waiting {
+                container: container.name.clone(),
+                reason,
+                message,
+            }),
+        };
+    }
+    let terminated = state.terminated.as_ref()?;
+    (terminated.exit_code != 0).then(|| StuckReason::ContainerFailed {
+        container: container.name.clone(),
+        exit_code: terminated.exit_code,
+        reason: terminated.reason.clone(),
+    })
+}
+
+fn explain(reason: &StuckReason, pod: &Pod, now: Timestamp) -> String {
+    match reason {
+        StuckReason::NotScheduled => "no pod".to_string(),
+        StuckReason::Unschedulable { message } => format!("Pending, not scheduled: {message}"),
+        StuckReason::InitStage { stage, container } => {
+            format!("{stage}: init container {container} has not finished")
+        }
+        StuckReason::ImagePull {
+            container,
+            image,
+            reason,
+            message,
+        } => {
+            let mut line = format!("{reason}: cannot pull {image} ({container})");
+            if !message.is_empty() {
+                line.push_str(": ");
+                line.push_str(message);
+            }
+            line
+        }
+        StuckReason::CrashLoop {
+            container,
+            exit_code,
+            last_reason,
+            message,
+            restarts,
+        } => {
+            let mut line = format!("{container} crash-looping ({restarts} restarts)");
+            if let Some(code) = exit_code {
+                let _ = write!(line, ", last exit code {code}");
+            }
+            if let Some(r) = last_reason {
+                let _ = write!(line, " ({r})");
+            }
+            if *exit_code == Some(137) && last_reason.as_deref() == Some("Error") {
+                line.push_str(": killed, liveness probe?");
+            } else if !message.is_empty() {
+                line.push_str(": ");
+                line.push_str(message);
+            }
+            line
+        }
+        StuckReason::Waiting {
+            container,
+            reason,
+            message,
+        } => {
+            if message.is_empty() {
+                format!("{container} waiting: {reason}")
+            } else {
+                format!("{container} waiting: {reason}: {message}")
+            }
+        }
+        StuckReason::ContainerFailed {
+            container,
+            exit_code,
+            reason,
+        } => match reason {
+            Some(r) => format!("{container} exited with code {exit_code} ({r})"),
+            None => format!("{container} exited with code {exit_code}"),
+        },
+        StuckReason::Failed { message } => format!("pod Failed: {message}"),
+        StuckReason::NotReady { containers } => {
+            if containers.is_empty() {
+                "running but not ready".to_string()
+            } else {
+                format!("running but not ready: {}", containers.join(", "))
+            }
+        }
+        StuckReason::Terminating => format!(
+            "terminating for {}",
+            printers::age(pod.metadata.deletion_timestamp.as_ref().map(|t| t.0), now)
+        ),
+        StuckReason::OldRevision { revision } => match revision {
+            Some(r) => format!("ready on the old revision {r}"),
+            None => "ready on an old revision".to_string(),
+        },
+    }
+}
+
+/// HostProcess containers need containerd 1.6: name the runtime when a Windows pod cannot
+/// create or run its containers (§5.5).
+fn runtime_hint(reason: &StuckReason, node: &Node) -> Option<String> {
+    let StuckReason::Waiting { reason, .. } = reason else {
+        return None;
+    };
+    if !matches!(
+        reason.as_str(),
+        "CreateContainerError" | "RunContainerError" | "CreateContainerConfigError"
+    ) || OsFamily::of(node) != OsFamily::Windows
+    {
+        return None;
+    }
+    let value = node
+        .status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| i.container_runtime_version.clone())?;
+    let runtime = Runtime::parse(&value);
+    let old =
+        !runtime.is_containerd() || semver_prefix(&runtime.version).is_some_and(|v| v < (1, 6, 0));
+    old.then(|| format!("node runs {value}: HostProcess containers need containerd 1.6 or later"))
+}
+
+/// Event reasons worth showing next to a stuck pod, in no particular order.
+const RELEVANT_REASONS: [&str; 9] = [
+    "FailedCreatePodSandBox",
+    "BackOff",
+    "Failed",
+    "Unhealthy",
+    "FailedMount",
+    "FailedKillPod",
+    "ErrImagePull",
+    "FailedScheduling",
+    "SandboxChanged",
+];
+
+fn pod_event(snapshot: &ClusterSnapshot, pod: &Pod) -> Option<EventRow> {
+    let matches = |e: &&std::sync::Arc<Event>| {
+        e.involved_object.kind.as_deref() == Some("Pod")
+            && e.involved_object.name == pod.metadata.name
+            && e.involved_object.namespace == pod.metadata.namespace
+    };
+    latest_event(snapshot, matches)
+}
+
+fn daemon_set_event(snapshot: &ClusterSnapshot, ds: &DaemonSet, node: &str) -> Option<EventRow> {
+    let matches = |e: &&std::sync::Arc<Event>| {
+        e.involved_object.kind.as_deref() == Some("DaemonSet")
+            && e.involved_object.name == ds.metadata.name
+            && e.involved_object.namespace == ds.metadata.namespace
+            && e.message.as_deref().is_some_and(|m| m.contains(node))
+    };
+    latest_event(snapshot, matches)
+}
+
+/// The newest matching event with a relevant reason, else the newest matching event.
+fn latest_event(
+    snapshot: &ClusterSnapshot,
+    matches: impl Fn(&&std::sync::Arc<Event>) -> bool,
+) -> Option<EventRow> {
+    let candidates: Vec<_> = snapshot.events.iter().filter(|e| matches(e)).collect();
+    let newest = |relevant_only: bool| {
+        candidates
+            .iter()
+            .filter(|e| {
+                !relevant_only
+                    || e.reason
+                        .as_deref()
+                        .is_some_and(|r| RELEVANT_REASONS.contains(&r))
+            })
+            .max_by_key(|e| printers::event_time(e))
+            .map(|e| pools::event_row(snapshot, e))
+    };
+    newest(true).or_else(|| newest(false))
+}
+
+fn absent_rollout(snapshot: &ClusterSnapshot, target: RolloutTarget) -> Rollout {
+    let feed = snapshot.feed(Kind::DaemonSets);
+    let presence = match &feed.state {
+        FeedState::Live | FeedState::Reconnecting { .. } => Presence::Absent {
+            reason: absent_reason(snapshot, target),
+        },
+        FeedState::Loading => Presence::Unknown {
+            reason: "DaemonSets are still loading".to_string(),
+        },
+        FeedState::Forbidden { verb, resource } => Presence::Unknown {
+            reason: format!("cannot tell: forbidden to {verb} {resource}"),
+        },
+        FeedState::NotInstalled => Presence::Unknown {
+            reason: "the DaemonSet API is not served".to_string(),
+        },
+    };
+    let nodes_for_it = snapshot
+        .nodes
+        .iter()
+        .any(|n| OsFamily::of(n) == target.os());
+    let provider = snapshot
+        .installation
+        .as_ref()
+        .and_then(|i| i.spec.kubernetes_provider.as_deref())
+        .unwrap_or_default();
+    let severity = match (&presence, target) {
+        (Presence::Absent { .. }, _) if !nodes_for_it => Severity::Ok,
+        (Presence::Absent { .. }, RolloutTarget::KubeProxyWindows)
+            if matches!(provider, "AKS" | "EKS") =>
+        {
+            Severity::Info
+        }
+        (Presence::Absent { .. }, RolloutTarget::KubeProxyWindows) => Severity::Warning,
+        (Presence::Absent { .. }, _) => Severity::Error,
+        _ => Severity::Info,
+    };
+    Rollout {
+        target,
+        presence,
+        strategy: String::new(),
+        counters: RolloutCounters::default(),
+        kubectl: KubectlVerdict {
+            message: format!(
+                "Error from server (NotFound): daemonsets.apps \"{}\" not found",
+                target.name()
+            ),
+            done: false,
+            error: true,
+        },
+        operator: OperatorHealth {
+            healthy: false,
+            message: String::new(),
+        },
+        current_revision: None,
+        images: Vec::new(),
+        pools: Vec::new(),
+        nodes: Vec::new(),
+        severity,
+    }
+}
+
+/// Why the operator did not render the DaemonSet, as far as the snapshot tells (§5.5).
+fn absent_reason(snapshot: &ClusterSnapshot, target: RolloutTarget) -> String {
+    if target == RolloutTarget::KubeProxyWindows {
+        return "not installed in kube-system: unless the platform runs kube-proxy on Windows \
+                (AKS, EKS), apply the sig-windows-tools kube-proxy DaemonSet for this Kubernetes version"
+            .to_string();
+    }
+    let status_name = match target {
+        RolloutTarget::CalicoNodeWindows => "calico-windows",
+        _ => "calico",
+    };
+    let degraded = snapshot
+        .tigera_statuses
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(status_name))
+        .and_then(|s| {
+            s.condition("Degraded")
+                .filter(|c| c.status == "True")
+                .cloned()
+        });
+    let Some(installation) = &snapshot.installation else {
+        return match snapshot.feed(Kind::Installations).state {
+            FeedState::Live => {
+                "no Installation: the Tigera operator has nothing to render".to_string()
+            }
+            _ => "the Installation is not known (feed not live)".to_string(),
+        };
+    };
+    if target == RolloutTarget::CalicoNodeWindows && !installation.windows_enabled() {
+        let value = installation
+            .spec
+            .calico_network
+            .as_ref()
+            .and_then(|n| n.windows_dataplane.clone())
+            .unwrap_or_else(|| "unset".to_string());
+        return format!(
+            "Installation calicoNetwork.windowsDataplane is {value}: the operator renders \
+             calico-node-windows only with HNS"
+        );
+    }
+    if let Some(condition) = degraded {
+        return format!(
+            "TigeraStatus {status_name} Degraded ({}): {}",
+            condition.reason.unwrap_or_default(),
+            condition.message.unwrap_or_default()
+        );
+    }
+    if installation.status.is_none() {
+        return "the operator has not reconciled the Installation yet (status empty)".to_string();
+    }
+    format!("not rendered by the operator; TigeraStatus {status_name} reports no degradation")
+}
+
+/// One `TigeraStatus`, as `kubectl get tigerastatus` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TigeraStatusRow {
+    pub name: String,
+    /// `True` / `False` / `Unknown`, or empty when the condition is missing.
+    pub available: String,
+    pub progressing: String,
+    pub degraded: String,
+    /// Age of the latest condition transition.
+    pub since: String,
+    /// The Degraded condition's message (kubectl's MESSAGE column).
+    pub message: String,
+    pub severity: Severity,
+}
+
+/// The operator's component statuses, the ones the console cares about first
+/// (`calico`, `calico-windows`, `apiserver`, `ippools`), then the rest by name.
+pub fn tigera_statuses(snapshot: &ClusterSnapshot) -> Vec<TigeraStatusRow> {
+    const FIRST: [&str; 4] = ["calico", "calico-windows", "apiserver", "ippools"];
+    let mut rows: Vec<TigeraStatusRow> = snapshot
+        .tigera_statuses
+        .iter()
+        .map(|s| {
+            let status = |t: &str| s.condition(t).map(|c| c.status.clone()).unwrap_or_default();
+            let latest = s
+                .status
+                .iter()
+                .flat_map(|st| &st.conditions)
+                .filter_map(|c| c.last_transition_time.as_deref())
+                .filter_map(|t| Timestamp::from_str(t).ok())
+                .max();
+            let degraded = status("Degraded");
+            let available = status("Available");
+            let severity = if degraded == "True" {
+                Severity::Error
+            } else if available != "True" {
+                Severity::Warning
+            } else {
+                Severity::Ok
+            };
+            TigeraStatusRow {
+                name: s.metadata.name.clone().unwrap_or_default(),
+                progressing: status("Progressing"),
+                message: s
+                    .condition("Degraded")
+                    .and_then(|c| c.message.clone())
+                    .unwrap_or_default(),
+                since: latest
+                    .map_or_else(String::new, |t| printers::age(Some(t), snapshot.taken_at)),
+                available,
+                degraded,
+                severity,
+            }
+        })
+        .collect();
+    let rank = |name: &str| FIRST.iter().position(|f| *f == name).unwrap_or(FIRST.len());
+    rows.sort_by(|a, b| {
+        rank(&a.name)
+            .cmp(&rank(&b.name))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    rows
+}
