@@ -17,7 +17,9 @@
 //! `cluster`, `ops`, `app`, `ui`, `record`), which arrive with the console.
 
 pub mod cli;
+pub mod cluster;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod report;
 pub mod sim;
