@@ -1,0 +1,457 @@
+//! IPAM findings in the spirit of `calicoctl ipam check` (`DOMAIN.md` §2.5) plus the Windows
+//! rules of §1.7 and §2.2: borrowed addresses (an error when a Windows node is involved),
+//! blocks without an owner, affinities without blocks, handles without allocations,
+//! allocations of pods that are gone, nodes at their block cap, pools running out of blocks,
+//! and an IPAM configuration Windows cannot run with. Owns only the judgement; the numbers
+//! come from [`IpamModel`]. Defines its own [`Severity`] until `model::findings` provides the
+//! shared one.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use super::{BlockOwner, ConfigSource, IpamModel, OsFamily};
+use crate::model::calico::WINDOWS_RESERVED_HANDLE;
+use crate::model::snapshot::{ClusterSnapshot, FeedState, Kind};
+
+/// How urgent a finding is; `Error` makes `pooltop ipam` exit non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// What kind of problem a finding reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum IpamFindingCode {
+    StrictAffinityOffWithWindows,
+    ConfigCrossFieldRule,
+    BorrowedAddresses,
+    BlockWithoutAffinity,
+    BlockOwnerMissing,
+    OrphanedBlock,
+    AffinityWithoutBlock,
+    HandleWithoutAllocations,
+    AllocationWithoutHandle,
+    AllocationOfMissingPod,
+    NodeAtBlockCap,
+    PoolNearlyExhausted,
+    MalformedCidr,
+}
+
+/// One thing wrong or risky in IPAM, with a one-line explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpamFinding {
+    pub severity: Severity,
+    pub code: IpamFindingCode,
+    /// What it is about: a block CIDR, a node, a pool, a handle.
+    pub subject: String,
+    pub message: String,
+}
+
+impl IpamFinding {
+    fn new(
+        severity: Severity,
+        code: IpamFindingCode,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity,
+            code,
+            subject: subject.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Share of a node's own addresses in use from which it counts as nearly full.
+pub const NEARLY_FULL: f64 = 0.9;
+
+/// All findings, errors first (stable within a severity).
+pub fn ipam_findings(snapshot: &ClusterSnapshot, model: &IpamModel) -> Vec<IpamFinding> {
+    let mut findings = Vec::new();
+    config_findings(snapshot, model, &mut findings);
+    block_findings(snapshot, model, &mut findings);
+    affinity_findings(snapshot, model, &mut findings);
+    handle_findings(snapshot, model, &mut findings);
+    pod_findings(snapshot, model, &mut findings);
+    node_findings(model, &mut findings);
+    pool_findings(model, &mut findings);
+    findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
+    findings
+}
+
+fn live(snapshot: &ClusterSnapshot, kind: Kind) -> bool {
+    snapshot.feed(kind).state == FeedState::Live
+}
+
+fn config_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    let config = &model.config;
+    let windows = IpamModel::windows_nodes(snapshot);
+    if !config.spec.strict_affinity && !windows.is_empty() && config.source != ConfigSource::Unknown
+    {
+        let source = match config.source {
+            ConfigSource::NotFound => "IPAMConfig default does not exist (Calico assumes false)",
+            _ => "strictAffinity is false",
+        };
+        out.push(IpamFinding::new(
+            Severity::Error,
+            IpamFindingCode::StrictAffinityOffWithWindows,
+            "strictAffinity",
+            format!(
+                "{source} with {} Windows node(s): every Windows pod sandbox fails with \"global strict affinity should not be false for Windows node\" and the operator does not render calico-node-windows",
+                windows.len()
+            ),
+        ));
+    }
+    if config.spec.max_blocks_per_host > 0 && !config.spec.strict_affinity {
+        out.push(IpamFinding::new(
+            Severity::Warning,
+            IpamFindingCode::ConfigCrossFieldRule,
+            "maxBlocksPerHost",
+            format!(
+                "maxBlocksPerHost is {} but strictAffinity is off: calicoctl refuses this (MaxBlocksPerHost requires StrictAffinity to be enabled)",
+                config.spec.max_blocks_per_host
+            ),
+        ));
+    }
+    if !config.spec.strict_affinity && !config.spec.auto_allocate_blocks {
+        out.push(IpamFinding::new(
+            Severity::Warning,
+            IpamFindingCode::ConfigCrossFieldRule,
+            "autoAllocateBlocks",
+            "strictAffinity and autoAllocateBlocks are both off: calicoctl refuses this combination",
+        ));
+    }
+    for pool in model.pools.iter().filter(|pool| pool.network.is_none()) {
+        out.push(IpamFinding::new(
+            Severity::Error,
+            IpamFindingCode::MalformedCidr,
+            pool.name.clone(),
+            format!(
+                "IP pool {} has a CIDR that does not parse: {:?}",
+                pool.name, pool.cidr
+            ),
+        ));
+    }
+}
+
+fn block_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    let nodes_live = live(snapshot, Kind::Nodes);
+    for &index in &model.orphaned_blocks {
+        let block = &model.blocks[index];
+        if block.network.is_none() {
+            out.push(IpamFinding::new(
+                Severity::Warning,
+                IpamFindingCode::MalformedCidr,
+                block.name.clone(),
+                format!(
+                    "IPAM block {} has a CIDR that does not parse: {:?}",
+                    block.name, block.cidr
+                ),
+            ));
+            continue;
+        }
+        out.push(IpamFinding::new(
+            Severity::Warning,
+            IpamFindingCode::OrphanedBlock,
+            block.cidr.clone(),
+            format!(
+                "block {} lies in no IP pool ({} addresses in use); calicoctl lists it under orphaned allocation blocks",
+                block.cidr, block.in_use
+            ),
+        ));
+    }
+    for block in &model.blocks {
+        let borrowers: BTreeSet<&str> = block
+            .allocations
+            .iter()
+            .filter(|a| a.borrowed)
+            .filter_map(|a| a.node.as_deref())
+            .collect();
+        let windows_borrower = model
+            .borrowed
+            .iter()
+            .any(|row| row.block == block.cidr && row.windows_involved);
+        let severity =
+            if windows_borrower || block.owner_os == OsFamily::Windows && !borrowers.is_empty() {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+        let list = borrowers.iter().copied().collect::<Vec<_>>().join(", ");
+        match &block.owner {
+            BlockOwner::None => {
+                let detail = if borrowers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {list}")
+                };
+                out.push(IpamFinding::new(
+                    if borrowers.is_empty() {
+                        Severity::Warning
+                    } else {
+                        severity
+                    },
+                    IpamFindingCode::BlockWithoutAffinity,
+                    block.cidr.clone(),
+                    format!(
+                        "block {} has no affinity; {} address(es) in use{detail}",
+                        block.cidr, block.in_use
+                    ),
+                ));
+            }
+            BlockOwner::Host(owner) | BlockOwner::Virtual(owner) => {
+                if !borrowers.is_empty() {
+                    let why = if severity == Severity::Error {
+                        ": Windows cannot route borrowed addresses (strictAffinity must be on)"
+                    } else {
+                        ""
+                    };
+                    out.push(IpamFinding::new(
+                        severity,
+                        IpamFindingCode::BorrowedAddresses,
+                        block.cidr.clone(),
+                        format!(
+                            "{} address(es) of block {} (owner {owner}) are used by {list}{why}",
+                            block.borrowed, block.cidr
+                        ),
+                    ));
+                }
+                if block.owner_missing && nodes_live {
+                    out.push(IpamFinding::new(
+                        Severity::Warning,
+                        IpamFindingCode::BlockOwnerMissing,
+                        block.cidr.clone(),
+                        format!(
+                            "block {} is affine to node {owner}, which no longer exists ({} address(es) in use)",
+                            block.cidr, block.in_use
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn affinity_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    if !live(snapshot, Kind::BlockAffinities) || !live(snapshot, Kind::IpamBlocks) {
+        return;
+    }
+    let cidrs: HashSet<&str> = model.blocks.iter().map(|b| b.cidr.as_str()).collect();
+    for affinity in snapshot.block_affinities.iter() {
+        let spec = &affinity.spec;
+        if spec.deleted || spec.state != "confirmed" {
+            continue;
+        }
+        let canonical = spec
+            .cidr
+            .parse::<ipnet::IpNet>()
+            .map_or_else(|_| spec.cidr.clone(), |net| net.trunc().to_string());
+        if !cidrs.contains(canonical.as_str()) {
+            out.push(IpamFinding::new(
+                Severity::Warning,
+                IpamFindingCode::AffinityWithoutBlock,
+                canonical.clone(),
+                format!(
+                    "node {} holds a confirmed affinity for {canonical}, but no such block exists",
+                    spec.node
+                ),
+            ));
+        }
+    }
+}
+
+fn handle_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    if !live(snapshot, Kind::IpamHandles) || !live(snapshot, Kind::IpamBlocks) {
+        return;
+    }
+    let in_blocks: HashSet<String> = model
+        .blocks
+        .iter()
+        .flat_map(|b| b.allocations.iter())
+        .filter_map(|a| a.handle.as_deref())
+        .filter(|h| *h != WINDOWS_RESERVED_HANDLE)
+        .map(str::to_lowercase)
+        .collect();
+    let mut handles: HashSet<String> = HashSet::new();
+    for handle in snapshot.ipam_handles.iter() {
+        if handle.spec.deleted {
+            continue;
+        }
+        let id = if handle.spec.handle_id.is_empty() {
+            handle.metadata.name.clone().unwrap_or_default()
+        } else {
+            handle.spec.handle_id.clone()
+        };
+        let key = id.to_lowercase();
+        if !in_blocks.contains(&key) {
+            out.push(IpamFinding::new(
+                Severity::Warning,
+                IpamFindingCode::HandleWithoutAllocations,
+                id.clone(),
+                format!("IPAM handle {id} holds no address in any block (leaked handle)"),
+            ));
+        }
+        handles.insert(key);
+    }
+    let mut missing: Vec<&String> = in_blocks.iter().filter(|h| !handles.contains(*h)).collect();
+    missing.sort();
+    for handle in missing {
+        out.push(IpamFinding::new(
+            Severity::Warning,
+            IpamFindingCode::AllocationWithoutHandle,
+            handle.clone(),
+            format!("handle {handle} is used in blocks but has no IPAMHandle object"),
+        ));
+    }
+}
+
+fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    if !live(snapshot, Kind::Pods) {
+        return;
+    }
+    let pods: HashSet<(&str, &str)> = snapshot
+        .pods
+        .iter()
+        .filter_map(|pod| {
+            Some((
+                pod.metadata.namespace.as_deref()?,
+                pod.metadata.name.as_deref()?,
+            ))
+        })
+        .collect();
+    for block in &model.blocks {
+        for allocation in &block.allocations {
+            if allocation.kind != super::AllocationKind::Pod {
+                continue;
+            }
+            let (Some(namespace), Some(pod)) = (&allocation.namespace, &allocation.pod) else {
+                continue;
+            };
+            if !pods.contains(&(namespace.as_str(), pod.as_str())) {
+                out.push(IpamFinding::new(
+                    Severity::Warning,
+                    IpamFindingCode::AllocationOfMissingPod,
+                    allocation.ip.clone(),
+                    format!(
+                        "{} in block {} is allocated to pod {namespace}/{pod}, which no longer exists (leaked address)",
+                        allocation.ip, block.cidr
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn node_findings(model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    for node in model
+        .nodes
+        .iter()
+        .filter(|n| n.exists && !n.blocks.is_empty())
+    {
+        if !node.at_cap() {
+            continue;
+        }
+        let usage = node.in_use as f64 / node.capacity.max(1) as f64;
+        let cap = if node.os == OsFamily::Windows {
+            "1 block per Windows host".to_string()
+        } else {
+            format!("cap {}", node.block_cap)
+        };
+        if node.free() == 0 {
+            out.push(IpamFinding::new(
+                Severity::Error,
+                IpamFindingCode::NodeAtBlockCap,
+                node.node.clone(),
+                format!(
+                    "node {} owns {} block(s) ({cap}) and all {} addresses are in use: new pods fail with \"cannot allocate new block due to per host block limit\"",
+                    node.node,
+                    node.blocks.len(),
+                    node.capacity
+                ),
+            ));
+        } else if usage >= NEARLY_FULL {
+            out.push(IpamFinding::new(
+                Severity::Warning,
+                IpamFindingCode::NodeAtBlockCap,
+                node.node.clone(),
+                format!(
+                    "node {} is at its block cap ({cap}) with {} of {} addresses in use; {} left",
+                    node.node,
+                    node.in_use,
+                    node.capacity,
+                    node.free()
+                ),
+            ));
+        } else if node.os != OsFamily::Windows {
+            out.push(IpamFinding::new(
+                Severity::Info,
+                IpamFindingCode::NodeAtBlockCap,
+                node.node.clone(),
+                format!(
+                    "node {} owns {} blocks ({cap}): it cannot claim more",
+                    node.node,
+                    node.blocks.len()
+                ),
+            ));
+        }
+    }
+}
+
+fn pool_findings(model: &IpamModel, out: &mut Vec<IpamFinding>) {
+    for pool in model
+        .pools
+        .iter()
+        .filter(|p| !p.disabled && p.network.is_some())
+    {
+        let claimed = pool.blocks.len();
+        if pool.unclaimed_slots() == 0 {
+            let (severity, consequence) = if model.config.spec.strict_affinity {
+                (
+                    Severity::Error,
+                    "strictAffinity is on, so new nodes get no block and their pods no address",
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    "nodes whose blocks fill up will borrow from other nodes' blocks",
+                )
+            };
+            out.push(IpamFinding::new(
+                severity,
+                IpamFindingCode::PoolNearlyExhausted,
+                pool.name.clone(),
+                format!(
+                    "all {claimed} blocks of pool {} ({}) are claimed: {consequence}",
+                    pool.name, pool.cidr
+                ),
+            ));
+        } else if pool.claimed_fraction() >= NEARLY_FULL {
+            out.push(IpamFinding::new(
+                Severity::Warning,
+                IpamFindingCode::PoolNearlyExhausted,
+                pool.name.clone(),
+                format!(
+                    "{claimed} of {} blocks of pool {} ({}) are claimed ({:.0}%)",
+                    pool.block_slots,
+                    pool.name,
+                    pool.cidr,
+                    pool.claimed_fraction() * 100.0
+                ),
+            ));
+        }
+    }
+}
