@@ -194,3 +194,73 @@ async fn stuck_rollout_is_stuck_on_windows_for_different_reasons() {
     }
     cluster.stop().await;
 }
+
+/// What must not change from one start of a scenario to the next: every pod's name, node and
+/// address, and every IPAM block with its owner.
+async fn fingerprint(scenario: Scenario, frozen: bool) -> (Vec<String>, Vec<String>) {
+    let cluster = start(Options {
+        scenario,
+        frozen,
+        start_time: Some(pooltop::sim::clock::fixed_start()),
+        ..Options::default()
+    })
+    .await;
+    let client = cluster.client().await;
+    let mut pods: Vec<String> = Api::<Pod>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| {
+            let spec = p.spec.unwrap_or_default();
+            let status = p.status.unwrap_or_default();
+            format!(
+                "{}/{} on {} at {}",
+                p.metadata.namespace.unwrap_or_default(),
+                p.metadata.name.unwrap_or_default(),
+                spec.node_name.unwrap_or_default(),
+                status.pod_ip.unwrap_or_default()
+            )
+        })
+        .collect();
+    pods.sort();
+    let blocks = Api::<DynamicObject>::all_with(
+        client,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("crd.projectcalico.org", "v1", "IPAMBlock"),
+            "ipamblocks",
+        ),
+    );
+    let mut blocks: Vec<String> = blocks
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|b| {
+            format!(
+                "{} {} {}",
+                b.data["spec"]["cidr"].as_str().unwrap_or_default(),
+                b.data["spec"]["affinity"].as_str().unwrap_or_default(),
+                b.data["spec"]["allocations"]
+                    .as_array()
+                    .map_or(0, |a| a.iter().filter(|o| !o.is_null()).count())
+            )
+        })
+        .collect();
+    blocks.sort();
+    cluster.stop().await;
+    (pods, blocks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converged_scenarios_are_the_same_every_time() {
+    for scenario in [Scenario::Healthy, Scenario::StuckRollout] {
+        let first = fingerprint(scenario, false).await;
+        // A clock that stands still after converging (snapshot tests) changes nothing either.
+        let second = fingerprint(scenario, true).await;
+        assert_eq!(first.0, second.0, "{} pods", scenario.name());
+        assert_eq!(first.1, second.1, "{} blocks", scenario.name());
+    }
+}

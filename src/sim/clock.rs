@@ -23,6 +23,19 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Moves time on by a step while a scenario converges, for clocks that only move when
     /// told to.
     fn nudge(&self, _by: SignedDuration) {}
+
+    /// Sets simulated time to an instant, for clocks that can be set: a simulator started
+    /// with a fixed start time loads its scenario at that instant.
+    fn start_at(&self, _at: Timestamp) {}
+}
+
+/// A start time for simulators whose output must not depend on the day they run (snapshot
+/// tests): shortly after the times the scenarios' seeded objects carry.
+pub const FIXED_START: &str = "2026-11-29T10:00:00Z";
+
+/// `FIXED_START` as a timestamp.
+pub fn fixed_start() -> Timestamp {
+    FIXED_START.parse().unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// The machine's clock.
@@ -64,6 +77,12 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn nudge(&self, by: SignedDuration) {
         self.advance(by);
+    }
+
+    fn start_at(&self, at: Timestamp) {
+        let _guard = self.lock.lock();
+        let nanos = i64::try_from(at.as_nanosecond()).unwrap_or(i64::MAX);
+        self.nanos.store(nanos, Ordering::SeqCst);
     }
 
     fn now(&self) -> Timestamp {
@@ -147,6 +166,15 @@ impl Clock for ScaledClock {
     fn speed(&self) -> f64 {
         self.scale().speed
     }
+
+    fn start_at(&self, at: Timestamp) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.start = at;
+        state.origin = std::time::Instant::now();
+    }
 }
 
 /// RFC 3339 with whole seconds and a `Z`, the form Kubernetes uses for `metav1.Time`.
@@ -190,6 +218,18 @@ mod tests {
             clock.real_duration(std::time::Duration::from_secs(10)),
             std::time::Duration::from_millis(100)
         );
+    }
+
+    #[test]
+    fn clocks_start_where_told() {
+        let start = fixed_start();
+        assert_eq!(rfc3339(start), FIXED_START);
+        let manual = ManualClock::new(Timestamp::UNIX_EPOCH);
+        manual.start_at(start);
+        assert_eq!(manual.now(), start);
+        let scaled = ScaledClock::new(Timestamp::UNIX_EPOCH, 0.0);
+        scaled.start_at(start);
+        assert_eq!(scaled.now(), start);
     }
 
     #[test]

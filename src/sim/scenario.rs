@@ -78,6 +78,10 @@ impl Scenario {
             Self::StuckRollout => vec![
                 Stage {
                     until: calico_installed,
+                    then: Some(add_old_containerd_node),
+                },
+                Stage {
+                    until: old_containerd_node_failing,
                     then: Some(break_windows_update),
                 },
                 Stage {
@@ -792,9 +796,58 @@ fn stuck_rollout() -> ClusterBuilder {
     )
 }
 
-/// After the install settled: one Windows node cannot pull from the private registry, one
-/// crash-loops felix, a Windows node with containerd 1.5 joins, and the Installation moves
-/// to the private registry, which updates both node DaemonSets.
+/// After the install settled, a Windows node with containerd 1.5 joins; its calico-node-windows
+/// pod cannot start. It joins before the update so that the rollout meets it in the same
+/// state every run.
+fn add_old_containerd_node(store: &Store) {
+    if let Some(nodes) = store.registry().get("", "v1", "nodes") {
+        let mut pool = NodePool::windows("npwin2", 1).not_ready();
+        pool.containerd_version = "1.5.18".to_string();
+        let ip = Ipv4Addr::new(10, 224, 0, 40);
+        // Seeding fails only if the node exists already, which is what we want anyway.
+        let _ = store.seed(&nodes, node(&pool, OLD_CONTAINERD_NODE, ip));
+    }
+}
+
+fn old_containerd_node_failing(store: &Store) -> bool {
+    let Some(pods_rt) = store.registry().get("", "v1", "pods") else {
+        return false;
+    };
+    store
+        .list(
+            &pods_rt,
+            Some("calico-system"),
+            &super::store::ListOptions::default(),
+        )
+        .is_ok_and(|page| {
+            page.items.iter().any(|p| {
+                p.field("spec.nodeName").as_deref() == Some(OLD_CONTAINERD_NODE)
+                    && waiting_reasons(p)
+                        .iter()
+                        .any(|r| r == "CreateContainerError")
+            })
+        })
+}
+
+/// The waiting reasons of a pod's init and main containers.
+fn waiting_reasons(pod: &super::store::StoredObject) -> Vec<String> {
+    let Ok(pod) = pod.value() else {
+        return Vec::new();
+    };
+    ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .filter_map(|list| pod.pointer(&format!("/status/{list}"))?.as_array().cloned())
+        .flatten()
+        .filter_map(|c| {
+            c.pointer("/state/waiting/reason")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// Then one Windows node cannot pull from the private registry, one crash-loops felix, and
+/// the Installation moves to the private registry, which updates both node DaemonSets.
 fn break_windows_update(store: &Store) {
     let windows: Vec<String> = (0..2)
         .map(|i| NodePool::windows("npwin", 4).node_name(i))
@@ -816,13 +869,6 @@ fn break_windows_update(store: &Store) {
         },
     );
     let registry = store.registry();
-    if let Some(nodes) = registry.get("", "v1", "nodes") {
-        let mut pool = NodePool::windows("npwin2", 1).not_ready();
-        pool.containerd_version = "1.5.18".to_string();
-        let ip = Ipv4Addr::new(10, 224, 0, 40);
-        // Seeding fails only if the node exists already, which is what we want anyway.
-        let _ = store.seed(&nodes, node(&pool, OLD_CONTAINERD_NODE, ip));
-    }
     if let Some(installations) = registry.get("operator.tigera.io", "v1", "installations") {
         let patch = json!({"spec": {"registry": PRIVATE_REGISTRY}});
         let opts = super::write::WriteOptions::manager("kubectl-patch");
@@ -878,25 +924,14 @@ fn windows_rollout_stuck(store: &Store) -> bool {
             .iter()
             .filter(|p| p.field("spec.nodeName").as_deref() == Some(node))
             .any(|p| {
-                p.value().is_ok_and(|pod| {
-                    ["initContainerStatuses", "containerStatuses"]
-                        .iter()
-                        .any(|list| {
-                            pod.pointer(&format!("/status/{list}"))
-                                .and_then(Value::as_array)
-                                .is_some_and(|cs| {
-                                    cs.iter().any(|c| {
-                                        c.pointer("/state/waiting/reason")
-                                            .and_then(Value::as_str)
-                                            .is_some_and(|r| reasons.contains(&r))
-                                    })
-                                })
-                        })
-                })
+                waiting_reasons(p)
+                    .iter()
+                    .any(|r| reasons.contains(&r.as_str()))
             })
     };
     let windows = |i: usize| NodePool::windows("npwin", 4).node_name(i);
-    linux_updated
+    deployments_settled(store)
+        && linux_updated
         && waiting_reason(&windows(0), &["ImagePullBackOff", "ErrImagePull"])
         && waiting_reason(&windows(1), &["CrashLoopBackOff"])
         && waiting_reason(OLD_CONTAINERD_NODE, &["CreateContainerError"])
@@ -958,7 +993,42 @@ fn calico_installed(store: &Store) -> bool {
                     .iter()
                     .all(|p| p.field("status.phase").as_deref() == Some("Running"))
         });
-    nodes_ready && workloads_running
+    nodes_ready && workloads_running && deployments_settled(store)
+}
+
+/// Every Deployment rolled out (its replicas updated and available) and no pod terminating,
+/// so a converged scenario is never caught in the middle of a rollout.
+fn deployments_settled(store: &Store) -> bool {
+    let registry = store.registry();
+    let (Some(deploy_rt), Some(pods_rt)) = (
+        registry.get("apps", "v1", "deployments"),
+        registry.get("", "v1", "pods"),
+    ) else {
+        return false;
+    };
+    let all = super::store::ListOptions::default();
+    let rolled_out = store.list(&deploy_rt, None, &all).is_ok_and(|page| {
+        page.items.iter().all(|d| {
+            d.value().is_ok_and(|d| {
+                let number = |path: &str| d.pointer(path).and_then(Value::as_i64).unwrap_or(0);
+                let replicas = d
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                number("/status/observedGeneration") >= number("/metadata/generation")
+                    && number("/status/replicas") == replicas
+                    && number("/status/updatedReplicas") == replicas
+                    && number("/status/availableReplicas") == replicas
+            })
+        })
+    });
+    rolled_out
+        && store.list(&pods_rt, None, &all).is_ok_and(|page| {
+            page.items.iter().all(|p| {
+                p.value()
+                    .is_ok_and(|v| v.pointer("/metadata/deletionTimestamp").is_none())
+            })
+        })
 }
 
 /// Node and pod counts of the `large` scenario.

@@ -57,6 +57,10 @@ pub struct SimConfig {
     pub bookmark_interval: Duration,
     /// Which controllers make the cluster behave.
     pub controllers: Controllers,
+    /// Sets the clock to this instant before the scenario loads, so timestamps do not depend
+    /// on the day (`clock::fixed_start()` suits snapshot tests). With a `ManualClock` time
+    /// then moves only while the scenario converges and when the test says so.
+    pub start_time: Option<jiff::Timestamp>,
 }
 
 impl Default for SimConfig {
@@ -70,6 +74,7 @@ impl Default for SimConfig {
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_secs(10),
             controllers: Controllers::All,
+            start_time: None,
         }
     }
 }
@@ -113,6 +118,9 @@ impl SimHandle {
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     if !config.listen.ip().is_loopback() {
         return Err(SimError::NotLoopback(config.listen));
+    }
+    if let Some(at) = config.start_time {
+        config.clock.start_at(at);
     }
     let store = Arc::new(Store::new(Arc::clone(&config.clock), config.store.clone()));
     scenario::load(&store, &config.scenario).map_err(|e| SimError::Scenario {
@@ -190,18 +198,36 @@ const CONVERGE_SPEED: f64 = 300.0;
 const CONVERGE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Lets the controllers play a scenario's script, in fast simulated time, before anyone
-/// connects; then time runs at the configured speed again.
+/// connects; then time runs at the configured speed again. Clocks that only move when told
+/// to are moved on as fast as a scaled clock would run.
 async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
     let script = scenario.script();
     if script.is_empty() {
         return Ok(());
     }
     let speed = store.clock.speed();
-    store.clock.set_speed(speed.max(CONVERGE_SPEED));
+    let fast = speed.max(CONVERGE_SPEED);
+    store.clock.set_speed(fast);
+    store.set_converging(true);
     let started = std::time::Instant::now();
+    let last = script.len() - 1;
     let mut result = Ok(());
     'stages: for (index, stage) in script.into_iter().enumerate() {
-        while !(stage.until)(store) {
+        loop {
+            if (stage.until)(store) {
+                if index < last {
+                    break;
+                }
+                // The check read what the controllers had written, up to a tick behind the
+                // fast clock; at the normal speed, once they caught up, it must still hold,
+                // so the first client sees the promised state.
+                store.clock.set_speed(speed);
+                tokio::time::sleep(CATCH_UP).await;
+                if (stage.until)(store) {
+                    break;
+                }
+                store.clock.set_speed(fast);
+            }
             if started.elapsed() > CONVERGE_LIMIT {
                 result = Err(SimError::Scenario {
                     name: scenario.name().to_string(),
@@ -209,8 +235,8 @@ async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
                 });
                 break 'stages;
             }
-            store.clock.nudge(jiff::SignedDuration::from_secs(1));
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            store.clock.nudge(converge_step());
+            tokio::time::sleep(CONVERGE_POLL).await;
         }
         tracing::info!(
             scenario = scenario.name(),
@@ -222,6 +248,7 @@ async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
             then(store);
         }
     }
+    store.set_converging(false);
     store.clock.set_speed(speed);
     tracing::info!(
         scenario = scenario.name(),
@@ -229,6 +256,18 @@ async fn converge(store: &Store, scenario: &Scenario) -> Result<(), SimError> {
         "scenario settled"
     );
     result
+}
+
+/// How often a converging scenario checks its stage.
+const CONVERGE_POLL: Duration = Duration::from_millis(100);
+/// Real time the controllers get to catch up before the last stage is checked again.
+const CATCH_UP: Duration = Duration::from_millis(250);
+
+/// What a clock that only moves when told to is moved on by per poll: as far as a clock at
+/// `CONVERGE_SPEED` runs meanwhile.
+fn converge_step() -> jiff::SignedDuration {
+    let step = CONVERGE_POLL.mul_f64(CONVERGE_SPEED);
+    jiff::SignedDuration::try_from(step).unwrap_or(jiff::SignedDuration::from_secs(30))
 }
 
 async fn serve(

@@ -195,11 +195,18 @@ pub struct Store {
     inner: Mutex<Inner>,
     pub clock: Arc<dyn Clock>,
     rng: Mutex<ChaCha8Rng>,
+    /// How often each key has drawn from `draw`, by the key's hash.
+    draws: Mutex<HashMap<u64, u32>>,
     config: StoreConfig,
     /// Cancelled when the server shuts down, ending every watch.
     pub shutdown: CancellationToken,
     /// Per-node faults the kubelet honours.
     pub faults: super::faults::Faults,
+    /// Set while a scenario converges before serving: controllers then avoid decisions that
+    /// depend on which of several concurrent changes they saw first (see `set_converging`).
+    converging: std::sync::atomic::AtomicBool,
+    /// Set while the scheduler writes a batch of bindings during convergence.
+    binding: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -245,9 +252,12 @@ impl Store {
             }),
             clock,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
+            draws: Mutex::new(HashMap::new()),
             config,
             shutdown: CancellationToken::new(),
             faults: super::faults::Faults::default(),
+            converging: std::sync::atomic::AtomicBool::new(false),
+            binding: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -279,19 +289,85 @@ impl Store {
         self.lock().compacted_rv
     }
 
-    /// A random lower-case suffix for `generateName`, as the apiserver makes them.
-    pub fn random_suffix(&self) -> String {
+    /// Marks the time a scenario's script plays before the server serves. While it runs, the
+    /// scheduler places a pod only once every node it could run on has come up, so where
+    /// workloads land does not depend on which node won the race to Ready.
+    pub fn set_converging(&self, on: bool) {
+        self.converging
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn converging(&self) -> bool {
+        self.converging.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The scheduler marks a batch of bindings it writes while converging, so the kubelet
+    /// takes the batch in whole (its pods' sandboxes then start in name order).
+    pub fn set_binding(&self, on: bool) {
+        self.binding.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn binding(&self) -> bool {
+        self.binding.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The next number of a keyed sequence: the n-th draw for a key is the same in every run
+    /// with the same seed, whatever other keys drew meanwhile. Controllers run concurrently,
+    /// so one shared generator would hand out its numbers in whatever order their tasks
+    /// happen to run; per-key sequences keep generated names, uids and delays reproducible.
+    pub fn draw(&self, key: &str) -> u64 {
+        let hashed = mix(fnv1a_64(key.as_bytes()) ^ mix(self.config.seed));
+        let n = {
+            let mut draws = self
+                .draws
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let count = draws.entry(hashed).or_insert(0);
+            let n = *count;
+            *count = count.wrapping_add(1);
+            n
+        };
+        mix(hashed ^ mix(u64::from(n).wrapping_add(0x9e37_79b9_7f4a_7c15)))
+    }
+
+    /// A number below `bound` from the key's sequence (0 when `bound` is 0).
+    pub fn draw_below(&self, key: &str, bound: u64) -> u64 {
+        if bound == 0 {
+            return 0;
+        }
+        self.draw(key) % bound
+    }
+
+    /// A lower-case suffix for `generateName`, as the apiserver makes them, from the key's
+    /// sequence (the caller names what makes the object distinct: its prefix and node).
+    pub fn generated_suffix(&self, key: &str) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        let mut rng = self
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut n = self.draw(key);
         (0..5)
-            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .map(|_| {
+                // The remainder is below the alphabet's length, so the index is in range.
+                let index = usize::try_from(n % ALPHABET.len() as u64).unwrap_or(0);
+                n /= ALPHABET.len() as u64;
+                char::from(ALPHABET[index])
+            })
             .collect()
     }
 
-    /// A number below `bound` from the seeded generator (0 when `bound` is 0).
+    /// A version-4 UUID from the key's sequence: an object's kind, namespace and name, so a
+    /// recreated object gets a new uid and every run the same ones.
+    pub fn uid_for(&self, key: &str) -> String {
+        let high = self.draw(key).to_be_bytes();
+        let low = self.draw(key).to_be_bytes();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&high);
+        bytes[8..].copy_from_slice(&low);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    /// A number below `bound` from the store's shared seeded generator (0 when `bound` is 0).
+    /// Reproducible only when one task draws; concurrent controllers use `draw_below`.
     pub fn random_below(&self, bound: u64) -> u64 {
         if bound == 0 {
             return 0;
@@ -301,18 +377,6 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         rng.random_range(0..bound)
-    }
-
-    /// A version-4 UUID drawn from the seeded generator.
-    pub fn new_uid(&self) -> String {
-        let mut rng = self
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bytes: [u8; 16] = rng.random();
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
     }
 
     pub fn get(
@@ -799,4 +863,18 @@ fn decode_continue(token: &str) -> Result<(u64, u64, usize), ()> {
         .and_then(|o| usize::try_from(o).ok())
         .ok_or(())?;
     Ok((id, rv, offset))
+}
+
+/// FNV-1a (64 bit): a stable hash of a key, the same on every platform and release.
+fn fnv1a_64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// splitmix64's finaliser: spreads every input bit over the whole word.
+fn mix(mut h: u64) -> u64 {
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }

@@ -194,7 +194,7 @@ impl Store {
         }
         let meta = &mut value["metadata"];
         if meta.get("uid").is_none() {
-            meta["uid"] = json!(self.new_uid());
+            meta["uid"] = json!(self.uid_for(&uid_key(rt, meta)));
         }
         if meta.get("creationTimestamp").is_none() {
             meta["creationTimestamp"] = json!(rfc3339(self.clock.now()));
@@ -789,7 +789,7 @@ impl Store {
         ] {
             strip(meta, key);
         }
-        meta["uid"] = json!(self.new_uid());
+        meta["uid"] = json!(self.uid_for(&uid_key(rt, meta)));
         meta["creationTimestamp"] = json!(rfc3339(self.clock.now()));
         if rt.has_generation {
             meta["generation"] = json!(1);
@@ -797,7 +797,13 @@ impl Store {
     }
 
     fn resolve_name(&self, rt: &ResourceType, body: &mut Value) -> Result<String, ApiError> {
+        let pinned = pinned_node(body).unwrap_or_default().to_string();
         let meta = &mut body["metadata"];
+        let namespace = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let name = match meta
             .get("name")
             .and_then(Value::as_str)
@@ -809,7 +815,16 @@ impl Store {
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
             {
-                Some(prefix) => format!("{prefix}{}", self.random_suffix()),
+                // Keyed by what tells the object apart, so the names do not depend on which
+                // controller created what first: a DaemonSet's pods by their node, a
+                // ReplicaSet's by how many it made before.
+                Some(prefix) => {
+                    let key = format!(
+                        "name/{}/{}/{namespace}/{prefix}/{pinned}",
+                        rt.group, rt.plural
+                    );
+                    format!("{prefix}{}", self.generated_suffix(&key))
+                }
                 None => {
                     return Err(ApiError::invalid_field(
                         &rt.kind_group(),
@@ -1307,6 +1322,38 @@ fn strip(value: &mut Value, key: &str) {
     if let Some(map) = value.as_object_mut() {
         map.remove(key);
     }
+}
+
+/// The key of an object's uid sequence: which object it is, not when it was made.
+fn uid_key(rt: &ResourceType, meta: &Value) -> String {
+    let text = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or_default();
+    format!(
+        "uid/{}/{}/{}/{}",
+        rt.group,
+        rt.plural,
+        text("namespace"),
+        text("name")
+    )
+}
+
+/// The node a new pod is pinned to, by `spec.nodeName` or, as the DaemonSet controller pins
+/// its pods, by required node affinity on `metadata.name`.
+fn pinned_node(body: &Value) -> Option<&str> {
+    let spec = body.get("spec")?;
+    if let Some(node) = spec.get("nodeName").and_then(Value::as_str) {
+        return Some(node);
+    }
+    spec.pointer(
+        "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms",
+    )?
+    .as_array()?
+    .iter()
+    .filter_map(|term| term.get("matchFields")?.as_array())
+    .flatten()
+    .find(|f| f.get("key").and_then(Value::as_str) == Some("metadata.name"))?
+    .get("values")?
+    .get(0)?
+    .as_str()
 }
 
 #[cfg(test)]

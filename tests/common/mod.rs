@@ -31,6 +31,11 @@ pub struct Options {
     pub bookmark_interval: Duration,
     /// Simulated time runs this many times faster than real time.
     pub speed: f64,
+    /// Time stands still at `clock::FIXED_START` except while the scenario converges (and
+    /// `speed` is ignored): objects come out byte for byte the same every run.
+    pub frozen: bool,
+    /// Where simulated time starts (with `frozen`, at `clock::FIXED_START` anyway).
+    pub start_time: Option<jiff::Timestamp>,
 }
 
 impl Default for Options {
@@ -42,6 +47,8 @@ impl Default for Options {
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_millis(200),
             speed: 1.0,
+            frozen: false,
+            start_time: None,
         }
     }
 }
@@ -74,10 +81,21 @@ pub async fn start(options: Options) -> TestCluster {
         store: options.store,
         bookmark_interval: options.bookmark_interval,
         controllers: options.controllers,
-        clock: std::sync::Arc::new(pooltop::sim::clock::ScaledClock::new(
-            jiff::Timestamp::now(),
-            options.speed,
-        )),
+        clock: if options.frozen {
+            std::sync::Arc::new(pooltop::sim::clock::ManualClock::new(
+                pooltop::sim::clock::fixed_start(),
+            ))
+        } else {
+            std::sync::Arc::new(pooltop::sim::clock::ScaledClock::new(
+                jiff::Timestamp::now(),
+                options.speed,
+            ))
+        },
+        start_time: if options.frozen {
+            Some(pooltop::sim::clock::fixed_start())
+        } else {
+            options.start_time
+        },
         ..SimConfig::default()
     };
     let handle = sim::start(config).await.expect("simulator starts");

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::events::{EventKind, ObjectRef, Recorder};
 use super::informer::{Change, Informer, Key};
@@ -46,6 +46,8 @@ const BACKOFF_MAX: SignedDuration = SignedDuration::from_secs(300);
 const SANDBOX_BACKOFF_MAX: SignedDuration = SignedDuration::from_secs(80);
 /// A container that ran this long before exiting starts its back-off afresh.
 const BACKOFF_RESET: SignedDuration = SignedDuration::from_secs(600);
+/// From a pod's binding to its first sandbox attempt.
+const SANDBOX_START: SignedDuration = SignedDuration::from_secs(3);
 /// Guards the per-pod event loop against a transition that fails to move time forward.
 const MAX_STEPS_PER_VISIT: usize = 10_000;
 
@@ -117,7 +119,24 @@ pub(crate) async fn run_with(store: Arc<Store>, cni: Cni) {
                     Err(RecvError::Lagged(_)) => continue 'resync,
                     Err(RecvError::Closed) => return,
                 },
-                _ = ticker.tick() => kubelet.tick(),
+                _ = ticker.tick() => {
+                    // While a scenario converges, a batch of bindings is taken in whole: the
+                    // pods a node got together are set up in name order, not in whatever
+                    // order a tick caught them in.
+                    if store.converging() && store.binding() {
+                        continue;
+                    }
+                    // Everything already written is seen before time-driven work runs.
+                    loop {
+                        match changes.try_recv() {
+                            Ok(event) => kubelet.on_pod(&event.object, event.kind),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Lagged(_)) => continue 'resync,
+                            Err(TryRecvError::Closed) => return,
+                        }
+                    }
+                    kubelet.tick();
+                }
             }
         }
     }
@@ -549,9 +568,14 @@ impl Ctx<'_> {
         self.events.push((kind, reason, message));
     }
 
-    /// A duration drawn from the store's seeded generator.
+    /// A duration drawn from the pod's own seeded sequence, so one pod's timings do not
+    /// depend on which other pods the kubelet happened to visit first.
     fn between(&self, min_ms: u64, max_ms: u64) -> SignedDuration {
-        let ms = min_ms + self.store.random_below(max_ms.saturating_sub(min_ms) + 1);
+        let key = format!("kubelet/{}", self.pod.uid);
+        let ms = min_ms
+            + self
+                .store
+                .draw_below(&key, max_ms.saturating_sub(min_ms) + 1);
         SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 
@@ -594,6 +618,14 @@ impl Ctx<'_> {
             _ => None,
         })
     }
+}
+
+/// When the kubelet first sets up a new pod's sandbox: a moment after the scheduler bound it,
+/// counted from the binding's (whole-second) time rather than from when the kubelet heard of
+/// it. Pods bound together are then set up in name order however their bindings trickled in,
+/// so they get their addresses in the same order every run.
+fn first_sandbox_at(scheduled_at: Option<Timestamp>, now: Timestamp) -> Timestamp {
+    scheduled_at.map_or(now, |at| after(at, SANDBOX_START))
 }
 
 fn after(t: Timestamp, d: SignedDuration) -> Timestamp {
@@ -1182,7 +1214,7 @@ impl PodRun {
             start_time: None,
             sandbox: Sandbox::Pending {
                 attempts: 0,
-                retry_at: now,
+                retry_at: first_sandbox_at(facts.observed.scheduled_at, now),
                 backoff: None,
             },
             released: false,

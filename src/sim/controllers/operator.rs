@@ -584,16 +584,22 @@ impl Operator {
         }
     }
 
-    fn seed(&self) -> [u8; 32] {
+    /// Key material for one certificate, from the store's sequence for its common name, so
+    /// certificates (and the DaemonSet templates that carry their hashes) are the same in
+    /// every run whatever the operator was asked to do first.
+    fn seed(&self, common_name: &str) -> [u8; 32] {
+        let key = format!("operator/key/{common_name}");
         let mut seed = [0u8; 32];
-        for byte in &mut seed {
-            *byte = u8::try_from(self.store.random_below(256)).unwrap_or_default();
+        for chunk in seed.chunks_mut(8) {
+            chunk.copy_from_slice(&self.store.draw(&key).to_le_bytes());
         }
         seed
     }
 
-    fn serial(&self) -> u64 {
-        self.store.random_below(1 << 62) + 1
+    fn serial(&self, common_name: &str) -> u64 {
+        self.store
+            .draw_below(&format!("operator/serial/{common_name}"), 1 << 62)
+            + 1
     }
 
     fn today(&self) -> (i16, i8, i8) {
@@ -631,8 +637,8 @@ impl Operator {
     ) -> Result<KeyPairPem, String> {
         render::issue(
             ca,
-            &self.seed(),
-            self.serial(),
+            &self.seed(common_name),
+            self.serial(common_name),
             self.today(),
             common_name,
             dns_names,
@@ -648,7 +654,7 @@ impl Operator {
         } else {
             let ca = match &self.certificates {
                 Some(cached) => cached.ca.clone(),
-                None => render::issue_ca(&self.seed(), self.serial(), self.today())
+                None => render::issue_ca(&self.seed("ca"), self.serial("ca"), self.today())
                     .map_err(|e| e.to_string())?,
             };
             self.ensure(&render::tls_secret(

@@ -33,6 +33,8 @@ const TICK: Duration = Duration::from_millis(100);
 const RETRY_UNSCHEDULABLE: SignedDuration = SignedDuration::from_mins(5);
 /// The taint `kubectl cordon` stands for; tolerating it lets a pod onto a cordoned node.
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+/// The taint a node carries until its kubelet reports Ready.
+const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 
 /// Follows nodes and pods and binds pending pods until the store shuts down.
 pub async fn run(store: Arc<Store>) {
@@ -420,6 +422,8 @@ struct PodFacts {
     node: String,
     /// Succeeded or Failed: it no longer takes a place on its node.
     finished: bool,
+    /// The uid of the pod's first owner (its ReplicaSet, DaemonSet...), if any.
+    owner: Option<Arc<str>>,
     /// Set for pods this scheduler should place now.
     wants: Option<Arc<Placement>>,
     /// The pod's `PodScheduled` condition: status, message and transition time.
@@ -463,6 +467,7 @@ fn project_pod(obj: &StoredObject) -> Option<PodFacts> {
         uid: obj.uid.clone(),
         node,
         finished,
+        owner: obj.owner_uids.first().map(|uid| Arc::from(uid.as_str())),
         wants: None,
         condition: None,
     };
@@ -525,13 +530,17 @@ struct Scheduler {
     load: HashMap<String, usize>,
     /// Existing nodes by (load, name): the first feasible entry is the choice.
     by_load: BTreeSet<(usize, String)>,
-    /// Which node each counted pod is counted on.
-    counted: HashMap<Key, String>,
+    /// Which node each counted pod is counted on, and its owner.
+    counted: HashMap<Key, (String, Option<Arc<str>>)>,
+    /// Counted pods per owner and node, for spreading an owner's pods while converging.
+    owned: HashMap<(Arc<str>, String), usize>,
     /// Unbound pods this scheduler places, as last seen.
     unbound: HashMap<Key, Arc<PodFacts>>,
     queue: BTreeSet<Key>,
     waiting: BTreeMap<Key, Unschedulable>,
     retries: BTreeSet<(Timestamp, Key)>,
+    /// Pods held while the cluster converges until every node they may run on is up.
+    held: BTreeSet<Key>,
     /// Nodes or capacity changed since the last tick: every waiting pod is worth a new try.
     cluster_changed: bool,
 }
@@ -546,10 +555,12 @@ impl Scheduler {
             load: HashMap::new(),
             by_load: BTreeSet::new(),
             counted: HashMap::new(),
+            owned: HashMap::new(),
             unbound: HashMap::new(),
             queue: BTreeSet::new(),
             waiting: BTreeMap::new(),
             retries: BTreeSet::new(),
+            held: BTreeSet::new(),
             cluster_changed: false,
         })
     }
@@ -581,8 +592,8 @@ impl Scheduler {
         for change in changes {
             match change {
                 Change::Upsert(key, facts) => {
-                    let holds =
-                        (!facts.node.is_empty() && !facts.finished).then(|| facts.node.clone());
+                    let holds = (!facts.node.is_empty() && !facts.finished)
+                        .then(|| (facts.node.clone(), facts.owner.clone()));
                     self.count(&key, holds);
                     if facts.wants.is_some() {
                         let requeue = self
@@ -608,24 +619,40 @@ impl Scheduler {
     fn forget(&mut self, key: &Key) {
         self.unbound.remove(key);
         self.queue.remove(key);
+        self.held.remove(key);
         if let Some(w) = self.waiting.remove(key) {
             self.retries.remove(&(w.retry_at, key.clone()));
         }
     }
 
     /// Moves a pod's place in the per-node counts (idempotent: echoes of our own binds).
-    fn count(&mut self, key: &Key, node: Option<String>) {
-        if self.counted.get(key) == node.as_ref() {
+    fn count(&mut self, key: &Key, place: Option<(String, Option<Arc<str>>)>) {
+        if self.counted.get(key) == place.as_ref() {
             return;
         }
-        if let Some(old) = self.counted.remove(key) {
+        if let Some((old, owner)) = self.counted.remove(key) {
             self.adjust(&old, false);
+            if let Some(owner) = owner {
+                let entry = (owner, old);
+                if let Some(n) = self.owned.get_mut(&entry) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.owned.remove(&entry);
+                    }
+                }
+            }
             // Freed capacity may fit a waiting pod.
             self.cluster_changed = true;
         }
-        if let Some(new) = node {
+        if let Some((new, owner)) = place {
             self.adjust(&new, true);
-            self.counted.insert(key.clone(), new);
+            if let Some(owner) = &owner {
+                *self
+                    .owned
+                    .entry((Arc::clone(owner), new.clone()))
+                    .or_insert(0) += 1;
+            }
+            self.counted.insert(key.clone(), (new, owner));
         }
     }
 
@@ -655,10 +682,19 @@ impl Scheduler {
             report_again.insert(key.clone());
             self.queue.insert(key);
         }
-        if std::mem::take(&mut self.cluster_changed) {
+        let converging = self.store.converging();
+        let changed = std::mem::take(&mut self.cluster_changed);
+        if changed || !converging {
+            self.queue.append(&mut self.held);
+        }
+        if changed {
             self.queue.extend(self.waiting.keys().cloned());
         }
         let mut verdicts: HashMap<Arc<Placement>, String> = HashMap::new();
+        let batch = converging && !self.queue.is_empty();
+        if batch {
+            self.store.set_binding(true);
+        }
         for key in std::mem::take(&mut self.queue) {
             let Some(facts) = pods.get(&key.0, &key.1).cloned() else {
                 continue;
@@ -667,13 +703,22 @@ impl Scheduler {
                 continue;
             };
             let pinned = placement.pinned_nodes();
+            if converging && pinned.is_none() && self.coming_up(&placement) {
+                self.held.insert(key);
+                continue;
+            }
             if pinned.is_none()
                 && let Some(message) = verdicts.get(&placement).cloned()
             {
                 self.unschedulable(&key, &facts, &message, report_again.contains(&key), now);
                 continue;
             }
-            if let Some(node) = self.choose(&placement, pinned.as_ref()) {
+            let choice = if converging && pinned.is_none() {
+                self.choose_spread(&placement, facts.owner.as_ref())
+            } else {
+                self.choose(&placement, pinned.as_ref())
+            };
+            if let Some(node) = choice {
                 self.bind(&key, &facts, &node, now);
             } else {
                 let message = self.diagnose(&placement, pinned.as_ref());
@@ -683,10 +728,42 @@ impl Scheduler {
                 }
             }
         }
+        if batch {
+            self.store.set_binding(false);
+        }
+    }
+
+    /// Whether a node the pod could run on (taints aside) has not come up yet.
+    fn coming_up(&self, placement: &Placement) -> bool {
+        self.nodes.iter().any(|(name, node)| {
+            node.taints.iter().any(|t| t.key == NOT_READY_TAINT)
+                && placement.matches_node(name, &node.labels)
+        })
     }
 
     fn pods_on(&self, node: &str) -> usize {
         self.load.get(node).copied().unwrap_or(0)
+    }
+
+    /// While a scenario converges: the feasible node with the fewest pods of the same owner,
+    /// then in an order drawn from the owner and node names. Other owners' pods come and go
+    /// at their own pace (rolling updates run side by side), so counting them would make the
+    /// choice depend on timing; an owner's own pods are placed one after another.
+    fn choose_spread(&self, placement: &Placement, owner: Option<&Arc<str>>) -> Option<String> {
+        let owner_key: &str = owner.map_or("", |o| o);
+        self.nodes
+            .iter()
+            .filter(|(name, node)| placement.misfit(name, node, self.pods_on(name)).is_none())
+            .min_by_key(|(name, _)| {
+                let mine = owner.map_or(0, |o| {
+                    self.owned
+                        .get(&(Arc::clone(o), (*name).clone()))
+                        .copied()
+                        .unwrap_or(0)
+                });
+                (mine, spread_order(owner_key, name), (*name).clone())
+            })
+            .map(|(name, _)| name.clone())
     }
 
     /// The feasible node with the fewest pods, then the first by name.
@@ -734,7 +811,7 @@ impl Scheduler {
     fn bind(&mut self, key: &Key, facts: &PodFacts, node: &str, now: Timestamp) {
         match self.write_binding(key, &facts.uid, node, now) {
             Ok(true) => {
-                self.count(key, Some(node.to_string()));
+                self.count(key, Some((node.to_string(), facts.owner.clone())));
                 self.forget(key);
                 let message = format!("Successfully assigned {}/{} to {node}", key.0, key.1);
                 self.recorder.record(
@@ -753,8 +830,10 @@ impl Scheduler {
         }
     }
 
-    /// Sets `spec.nodeName` (guarded by uid and resourceVersion, as a Binding is) and then the
-    /// `PodScheduled` condition. `Ok(false)` when the pod changed hands meanwhile.
+    /// Sets the `PodScheduled` condition and `spec.nodeName` (guarded by uid and
+    /// resourceVersion, as a Binding is). A Binding writes both at once; the condition goes
+    /// first here so that the kubelet never sees a bound pod without its scheduling time,
+    /// which is when it starts the sandbox. `Ok(false)` when the pod changed hands meanwhile.
     fn write_binding(
         &self,
         key: &Key,
@@ -763,18 +842,20 @@ impl Scheduler {
         now: Timestamp,
     ) -> Result<bool, ApiError> {
         let opts = WriteOptions::manager(SCHEDULER_NAME);
+        let unbound = |stored: &StoredObject| -> Result<Option<Value>, ApiError> {
+            let pod = stored.value()?;
+            let bound = pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty());
+            let gone =
+                stored.uid != uid || bound || pod.pointer("/metadata/deletionTimestamp").is_some();
+            Ok((!gone).then_some(pod))
+        };
         let stored = self.store.get(&self.pods_rt, &key.0, &key.1)?;
-        let mut pod = stored.value()?;
-        let bound = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty());
-        if stored.uid != uid || bound || pod.pointer("/metadata/deletionTimestamp").is_some() {
+        if unbound(&stored)?.is_none() {
             return Ok(false);
         }
-        pod["spec"]["nodeName"] = json!(node);
-        self.store
-            .update(&self.pods_rt, &key.0, &key.1, &pod, Part::Main, &opts)?;
         let condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
                                "lastTransitionTime": rfc3339(now), "reason": null, "message": null});
         let patch = json!({"status": {"conditions": [condition]}});
@@ -787,6 +868,13 @@ impl Scheduler {
             Part::Status,
             &opts,
         )?;
+        let stored = self.store.get(&self.pods_rt, &key.0, &key.1)?;
+        let Some(mut pod) = unbound(&stored)? else {
+            return Ok(false);
+        };
+        pod["spec"]["nodeName"] = json!(node);
+        self.store
+            .update(&self.pods_rt, &key.0, &key.1, &pod, Part::Main, &opts)?;
         Ok(true)
     }
 
@@ -842,6 +930,18 @@ impl Scheduler {
             tracing::debug!(pod = %key.1, %err, "recording unschedulable condition");
         }
     }
+}
+
+/// A stable pseudo-random rank of a node for an owner (FNV-1a), so different owners start
+/// their spread on different nodes.
+fn spread_order(owner: &str, node: &str) -> u64 {
+    owner
+        .bytes()
+        .chain(std::iter::once(0))
+        .chain(node.bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn pod_ref(key: &Key, uid: &str) -> ObjectRef {
