@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::pools::{self, NodePool, OsFamily, PoolKey};
 use super::printers;
-use super::rollout::{self, Presence, RolloutTarget};
+use super::rollout::{self, RolloutTarget};
 use super::snapshot::{CalicoApiMode, ClusterSnapshot, FeedState, Kind};
 use super::versions::{Runtime, WindowsBuild, semver_prefix};
 
@@ -625,14 +625,7 @@ fn windows_daemon_set(context: &Context<'_>, out: &mut Vec<Finding>) {
     }
     let subject = Subject::object("DaemonSet", Some(target.namespace()), target.name());
     if installation.windows_enabled() {
-        let reason = rollout::rollouts(context.snapshot, &[])
-            .into_iter()
-            .find(|r| r.target == target)
-            .and_then(|r| match r.presence {
-                Presence::Absent { reason } => Some(reason),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let reason = rollout::absent_reason(context.snapshot, target);
         out.push(Finding::new(
             "windows.daemonset-absent",
             Severity::Error,

@@ -522,9 +522,17 @@ impl PodBuilder {
         let initialized = self.init.iter().all(ContainerBuilder::completed);
         let containers_ready =
             !self.main.is_empty() && self.main.iter().all(ContainerBuilder::running_ready);
-        let ready = self.ready.unwrap_or(initialized && containers_ready);
+        let terminal = matches!(self.phase.as_deref(), Some("Failed" | "Succeeded"));
+        let ready = self
+            .ready
+            .unwrap_or(initialized && containers_ready && !terminal);
         let phase = self.phase.unwrap_or_else(|| {
-            if self.unschedulable.is_some() || !initialized {
+            let nothing_started = !self.main.is_empty()
+                && self.main.iter().all(|c| {
+                    c.status.state.as_ref().is_some_and(|s| s.waiting.is_some())
+                        && c.status.last_state.is_none()
+                });
+            if self.unschedulable.is_some() || !initialized || nothing_started {
                 "Pending".into()
             } else {
                 "Running".into()

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
 use serde::Serialize;
 
 use super::findings::Severity;
+use super::operator::Installation;
 use super::printers::{self, PodColumns};
 use super::rollout::{self, AgentDaemonSet};
 use super::snapshot::{ClusterSnapshot, FeedState, Kind};
@@ -175,7 +176,20 @@ pub struct AgentSummary {
     pub ready: u32,
     /// Pods on the DaemonSet's current revision.
     pub updated: u32,
+    /// The Installation asks for this agent (so its absence is a problem, not a choice).
+    pub wanted: bool,
     pub text: String,
+}
+
+/// What the snapshot says about the agents before any pool is looked at.
+#[derive(Debug, Clone, Copy)]
+struct AgentContext {
+    /// The DaemonSets feed is live: absence means absence.
+    known: bool,
+    /// The Installation exists (calico-node is rendered).
+    linux_wanted: bool,
+    /// The Installation asks for the Windows dataplane.
+    windows_wanted: bool,
 }
 
 /// Workload pods (everything outside `calico-system`) on the pool's nodes, by phase.
@@ -320,10 +334,18 @@ pub fn pools(snapshot: &ClusterSnapshot, rules: &PoolRules) -> Vec<NodePool> {
             .1
             .push(node);
     }
-    let daemon_sets_known = matches!(snapshot.feed(Kind::DaemonSets).state, FeedState::Live);
+    let installation = snapshot.installation.as_deref();
+    let agents = AgentContext {
+        known: matches!(
+            snapshot.feed(Kind::DaemonSets).state,
+            FeedState::Live | FeedState::Reconnecting { .. }
+        ),
+        linux_wanted: installation.is_some(),
+        windows_wanted: installation.is_some_and(Installation::windows_enabled),
+    };
     let mut pools: Vec<NodePool> = groups
         .into_iter()
-        .map(|(key, (source, nodes))| build_pool(&index, daemon_sets_known, key, source, &nodes))
+        .map(|(key, (source, nodes))| build_pool(&index, agents, key, source, &nodes))
         .collect();
     pools.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.key.cmp(&b.key)));
     pools
@@ -331,7 +353,7 @@ pub fn pools(snapshot: &ClusterSnapshot, rules: &PoolRules) -> Vec<NodePool> {
 
 fn build_pool(
     index: &NodeIndex<'_>,
-    daemon_sets_known: bool,
+    agents: AgentContext,
     key: PoolKey,
     source: PoolSource,
     nodes: &[&Node],
@@ -358,7 +380,7 @@ fn build_pool(
         .map(WindowsBuild::display)
         .collect::<Vec<_>>()
         .join(", ");
-    let calico = agent_summary(index, daemon_sets_known, key.os, nodes);
+    let calico = agent_summary(index, agents, key.os, nodes);
     let workloads = workload_counts(index, nodes);
     let mut names: Vec<String> = nodes.iter().map(|n| node_name(n).to_string()).collect();
     names.sort();
@@ -391,7 +413,7 @@ fn judge_pool(pool: &NodePool) -> (Severity, Vec<String>) {
     }
     let calico = &pool.calico;
     match calico.state {
-        AgentState::Absent if calico.expected > 0 => {
+        AgentState::Absent if calico.expected > 0 && calico.wanted => {
             problems.push((Severity::Error, calico.text.clone()));
         }
         AgentState::Present if calico.ready < calico.expected => {
@@ -431,7 +453,7 @@ fn judge_pool(pool: &NodePool) -> (Severity, Vec<String>) {
 
 fn agent_summary(
     index: &NodeIndex<'_>,
-    daemon_sets_known: bool,
+    agents: AgentContext,
     os: OsFamily,
     nodes: &[&Node],
 ) -> AgentSummary {
@@ -443,11 +465,17 @@ fn agent_summary(
             scheduled: 0,
             ready: 0,
             updated: 0,
+            wanted: false,
             text: "-".to_string(),
         };
     };
+    let wanted = match os {
+        OsFamily::Linux => agents.linux_wanted,
+        OsFamily::Windows => agents.windows_wanted,
+        OsFamily::Other => false,
+    };
     let Some(agent) = index.agent(name) else {
-        let (state, text) = if daemon_sets_known {
+        let (state, text) = if agents.known {
             (AgentState::Absent, format!("{name} absent"))
         } else {
             (AgentState::Unknown, format!("{name} unknown"))
@@ -459,6 +487,7 @@ fn agent_summary(
             scheduled: 0,
             ready: 0,
             updated: 0,
+            wanted,
             text,
         };
     };
@@ -489,6 +518,7 @@ fn agent_summary(
         scheduled: count(scheduled),
         ready: count(ready),
         updated: count(updated),
+        wanted,
         text,
     }
 }

@@ -345,12 +345,17 @@ pub fn pod_revision(pod: &Pod) -> Option<&str> {
     pod_label(pod, "controller-revision-hash")
 }
 
-/// Whether the pod's `Ready` condition is True.
+/// Whether the pod's `Ready` condition is True (a finished pod is never ready, whatever a
+/// stale condition says).
 pub fn pod_is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    !matches!(status.phase.as_deref(), Some("Failed" | "Succeeded"))
+        && status
+            .conditions
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// The pod's controller is this DaemonSet (by UID; by name when the DaemonSet has no UID).
@@ -1013,7 +1018,8 @@ fn daemon_set_event(snapshot: &ClusterSnapshot, ds: &DaemonSet, node: &str) -> O
     latest_event(snapshot, matches)
 }
 
-/// The newest matching event with a relevant reason, else the newest matching event.
+/// The newest matching event with a relevant reason, else the newest matching Warning
+/// (Normal events such as `Started` say nothing about why a node is not done).
 fn latest_event(
     snapshot: &ClusterSnapshot,
     matches: impl Fn(&&std::sync::Arc<Event>) -> bool,
@@ -1023,10 +1029,12 @@ fn latest_event(
         candidates
             .iter()
             .filter(|e| {
-                !relevant_only
-                    || e.reason
-                        .as_deref()
-                        .is_some_and(|r| RELEVANT_REASONS.contains(&r))
+                if !relevant_only {
+                    return e.type_.as_deref() == Some("Warning");
+                }
+                e.reason
+                    .as_deref()
+                    .is_some_and(|r| RELEVANT_REASONS.contains(&r))
             })
             .max_by_key(|e| printers::event_time(e))
             .map(|e| pools::event_row(snapshot, e))
@@ -1096,7 +1104,7 @@ fn absent_rollout(snapshot: &ClusterSnapshot, target: RolloutTarget) -> Rollout 
 }
 
 /// Why the operator did not render the DaemonSet, as far as the snapshot tells (§5.5).
-fn absent_reason(snapshot: &ClusterSnapshot, target: RolloutTarget) -> String {
+pub fn absent_reason(snapshot: &ClusterSnapshot, target: RolloutTarget) -> String {
     if target == RolloutTarget::KubeProxyWindows {
         return "not installed in kube-system: unless the platform runs kube-proxy on Windows \
                 (AKS, EKS), apply the sig-windows-tools kube-proxy DaemonSet for this Kubernetes version"
