@@ -6,6 +6,7 @@
 //!
 //! Must not use: `kube::Client` directly, ui, app, sim.
 
+pub mod strict_affinity;
 pub mod writer;
 
 pub use writer::{ClusterWriter, ObjectRef, Write, WriteError};

@@ -73,6 +73,16 @@ impl ClusterFixture {
         self
     }
 
+    pub fn mode(mut self, mode: CalicoApiMode) -> Self {
+        self.snapshot.calico_api = mode;
+        self
+    }
+
+    pub fn readonly(mut self) -> Self {
+        self.snapshot.source.readonly = true;
+        self
+    }
+
     pub fn node(mut self, name: &str, os: OsFamily, pool: &str) -> Self {
         self.nodes.push(
             serde_json::from_value(json!({
