@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 use pooltop::sim::scenario::Scenario;
+use std::time::Duration;
 
 use common::{Options, start};
 
@@ -162,28 +163,39 @@ async fn stuck_rollout_is_stuck_on_windows_for_different_reasons() {
         "stuck: {windows:?}"
     );
 
-    let pods = Api::<Pod>::namespaced(client, "calico-system")
-        .list(&ListParams::default().labels("k8s-app=calico-node-windows"))
-        .await
-        .unwrap()
-        .items;
+    // Failing pods cycle through their back-offs; each shows its reason within a while.
+    let pods_api = Api::<Pod>::namespaced(client, "calico-system");
+    let windows_pods = || async {
+        pods_api
+            .list(&ListParams::default().labels("k8s-app=calico-node-windows"))
+            .await
+            .unwrap()
+            .items
+    };
+    for (node, reasons) in [
+        (
+            "aks-npwin-00000000",
+            &["ImagePullBackOff", "ErrImagePull"][..],
+        ),
+        ("aks-npwin-00000001", &["CrashLoopBackOff"][..]),
+        ("aks-npwin2-00000000", &["CreateContainerError"][..]),
+    ] {
+        common::eventually(Duration::from_secs(30), node, || async {
+            windows_pods()
+                .await
+                .iter()
+                .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+                .and_then(waiting_reason)
+                .filter(|r| reasons.contains(&r.as_str()))
+        })
+        .await;
+    }
+    let pods = windows_pods().await;
     let on = |node: &str| {
         pods.iter()
             .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
             .unwrap()
     };
-    assert!(matches!(
-        waiting_reason(on("aks-npwin-00000000")).as_deref(),
-        Some("ImagePullBackOff" | "ErrImagePull")
-    ));
-    assert_eq!(
-        waiting_reason(on("aks-npwin-00000001")).as_deref(),
-        Some("CrashLoopBackOff")
-    );
-    assert_eq!(
-        waiting_reason(on("aks-npwin2-00000000")).as_deref(),
-        Some("CreateContainerError")
-    );
     for waiting in ["aks-npwin-00000002", "aks-npwin-00000003"] {
         let pod = on(waiting);
         assert_eq!(
@@ -256,11 +268,175 @@ async fn fingerprint(scenario: Scenario, frozen: bool) -> (Vec<String>, Vec<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converged_scenarios_are_the_same_every_time() {
-    for scenario in [Scenario::Healthy, Scenario::StuckRollout] {
+    for scenario in [
+        Scenario::Healthy,
+        Scenario::StuckRollout,
+        Scenario::IpamPressure,
+    ] {
         let first = fingerprint(scenario, false).await;
         // A clock that stands still after converging (snapshot tests) changes nothing either.
         let second = fingerprint(scenario, true).await;
         assert_eq!(first.0, second.0, "{} pods", scenario.name());
         assert_eq!(first.1, second.1, "{} blocks", scenario.name());
     }
+}
+
+#[tokio::test]
+async fn ipam_pressure_shows_a_full_windows_block_borrowing_and_strict_affinity_off() {
+    let cluster = start(Options {
+        scenario: Scenario::IpamPressure,
+        ..Options::default()
+    })
+    .await;
+    let client = cluster.client().await;
+    let gvk = |g: &str, v: &str, k: &str, p: &str| {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(g, v, k), p)
+    };
+
+    // strictAffinity is off, and the operator says what that means on Windows.
+    let config = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &gvk("crd.projectcalico.org", "v1", "IPAMConfig", "ipamconfigs"),
+    )
+    .get("default")
+    .await
+    .unwrap();
+    assert_eq!(config.data["spec"]["strictAffinity"], false);
+    let degraded = condition(&client, "calico-windows", "Degraded").await;
+    assert_eq!(degraded["status"], "True");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid StrictAffinity, it must be set to 'true'"),
+        "{degraded}"
+    );
+
+    // The pool is carved up: every block of the /25 is claimed.
+    let blocks = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &gvk("crd.projectcalico.org", "v1", "IPAMBlock", "ipamblocks"),
+    )
+    .list(&ListParams::default())
+    .await
+    .unwrap()
+    .items;
+    assert_eq!(blocks.len(), 8, "a /25 in /28 blocks");
+    // The full Windows block: 16 ordinals, none free.
+    let full = blocks
+        .iter()
+        .find(|b| block_owner(b) == "aks-npwin-00000000")
+        .unwrap();
+    assert_eq!(
+        full.data["spec"]["unallocated"].as_array().unwrap().len(),
+        0
+    );
+    // Borrowed addresses: allocations whose node is not the block's owner, one of them in a
+    // block a Windows node owns.
+    let borrowed = borrowed(&blocks);
+    assert!(!borrowed.is_empty());
+    assert!(
+        borrowed
+            .iter()
+            .any(|(owner, node)| owner.starts_with("aks-npwin") && node.starts_with("aks-nplinux")),
+        "a Linux node borrows from a Windows node's block: {borrowed:?}"
+    );
+
+    // Windows workload pods that could not get an address wait in ContainerCreating.
+    let pods = Api::<Pod>::namespaced(client.clone(), "default")
+        .list(&ListParams::default().labels("app=winfill"))
+        .await
+        .unwrap()
+        .items;
+    let waiting: Vec<&Pod> = pods
+        .iter()
+        .filter(|p| waiting_reason(p).as_deref() == Some("ContainerCreating"))
+        .collect();
+    assert!(!waiting.is_empty());
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let sandbox_failures = |text: &str| {
+        events.iter().any(|e| {
+            e.reason.as_deref() == Some("FailedCreatePodSandBox")
+                && e.message.as_deref().is_some_and(|m| m.contains(text))
+        })
+    };
+    assert!(sandbox_failures(
+        "cannot allocate new block due to per host block limit"
+    ));
+    assert!(sandbox_failures(
+        "global strict affinity should not be false for Windows node"
+    ));
+
+    // The restarted calico-node-windows crash-loops.
+    let agents = Api::<Pod>::namespaced(client, "calico-system");
+    common::eventually(Duration::from_secs(30), "a crash-looping agent", || async {
+        agents
+            .list(&ListParams::default().labels("k8s-app=calico-node-windows"))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .find(|p| {
+                p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("aks-npwin-00000001")
+            })
+            .and_then(waiting_reason)
+            .filter(|r| r == "CrashLoopBackOff")
+    })
+    .await;
+    cluster.stop().await;
+}
+
+/// A block's owner node, empty when it has none.
+fn block_owner(block: &DynamicObject) -> String {
+    block.data["spec"]["affinity"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("host:")
+        .to_string()
+}
+
+/// (block owner, borrowing node) of every allocation a node made in another node's block.
+fn borrowed(blocks: &[DynamicObject]) -> Vec<(String, String)> {
+    let mut borrowed = Vec::new();
+    for block in blocks {
+        let owner = block_owner(block);
+        let attributes = block.data["spec"]["attributes"].as_array().unwrap();
+        for ordinal in block.data["spec"]["allocations"].as_array().unwrap() {
+            let Some(index) = ordinal.as_u64() else {
+                continue;
+            };
+            let node = attributes[usize::try_from(index).unwrap()]["secondary"]["node"]
+                .as_str()
+                .unwrap_or_default();
+            if !node.is_empty() && node != owner {
+                borrowed.push((owner.clone(), node.to_string()));
+            }
+        }
+    }
+    borrowed
+}
+
+/// A condition of a TigeraStatus.
+async fn condition(client: &kube::Client, status: &str, kind: &str) -> serde_json::Value {
+    let status = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("operator.tigera.io", "v1", "TigeraStatus"),
+            "tigerastatuses",
+        ),
+    )
+    .get(status)
+    .await
+    .unwrap();
+    status.data["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == kind)
+        .cloned()
+        .unwrap()
 }

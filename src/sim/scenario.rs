@@ -27,15 +27,21 @@ pub enum Scenario {
     /// rolls out on Linux and gets stuck on Windows: an unreachable registry, a crash-looping
     /// felix, a late node whose containerd is too old for HostProcess, and nodes waiting.
     StuckRollout,
+    /// A small pool nearly carved up: a Windows node whose single block is full, strictAffinity
+    /// turned off on a cluster with Windows nodes (the operator Degraded, Windows sandboxes
+    /// and a restarted calico-node-windows failing), Linux nodes borrowing addresses from other
+    /// nodes' blocks, one of them a Windows node's.
+    IpamPressure,
     /// 5,000 nodes in Linux and Windows pools running 50,000 workload pods.
     Large,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::Fresh,
         Scenario::Healthy,
         Scenario::StuckRollout,
+        Scenario::IpamPressure,
         Scenario::Large,
     ];
 
@@ -44,6 +50,7 @@ impl Scenario {
             Self::Fresh => "fresh",
             Self::Healthy => "healthy",
             Self::StuckRollout => "stuck-rollout",
+            Self::IpamPressure => "ipam-pressure",
             Self::Large => "large",
         }
     }
@@ -62,6 +69,9 @@ impl Scenario {
             }
             Self::StuckRollout => {
                 "a calico-node-windows update stuck on Windows nodes for different reasons, Linux fine"
+            }
+            Self::IpamPressure => {
+                "a pool nearly carved up: a full Windows block, strictAffinity off with Windows nodes, Linux nodes borrowing"
             }
             Self::Large => "5,000 nodes (Linux and Windows pools) running 50,000 workload pods",
         }
@@ -89,6 +99,24 @@ impl Scenario {
                     then: None,
                 },
             ],
+            Self::IpamPressure => vec![
+                Stage {
+                    until: calico_installed,
+                    then: Some(fill_windows_block),
+                },
+                Stage {
+                    until: windows_block_full,
+                    then: Some(strict_affinity_off_and_linux_batch),
+                },
+                Stage {
+                    until: linux_batch_placed,
+                    then: Some(restart_windows_agent),
+                },
+                Stage {
+                    until: windows_agent_failing,
+                    then: None,
+                },
+            ],
             Self::Fresh | Self::Large => Vec::new(),
         }
     }
@@ -107,6 +135,7 @@ pub fn load(store: &Store, scenario: &Scenario) -> Result<(), ApiError> {
         Scenario::Fresh => fresh(),
         Scenario::Healthy => healthy(),
         Scenario::StuckRollout => stuck_rollout(),
+        Scenario::IpamPressure => ipam_pressure(),
         Scenario::Large => large(),
     };
     cluster.load(store)
@@ -999,6 +1028,11 @@ fn calico_installed(store: &Store) -> bool {
 /// Every Deployment rolled out (its replicas updated and available) and no pod terminating,
 /// so a converged scenario is never caught in the middle of a rollout.
 fn deployments_settled(store: &Store) -> bool {
+    deployments_settled_except(store, &[])
+}
+
+/// `deployments_settled`, leaving out Deployments that cannot finish by design.
+fn deployments_settled_except(store: &Store, stuck: &[&str]) -> bool {
     let registry = store.registry();
     let (Some(deploy_rt), Some(pods_rt)) = (
         registry.get("apps", "v1", "deployments"),
@@ -1009,17 +1043,18 @@ fn deployments_settled(store: &Store) -> bool {
     let all = super::store::ListOptions::default();
     let rolled_out = store.list(&deploy_rt, None, &all).is_ok_and(|page| {
         page.items.iter().all(|d| {
-            d.value().is_ok_and(|d| {
-                let number = |path: &str| d.pointer(path).and_then(Value::as_i64).unwrap_or(0);
-                let replicas = d
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1);
-                number("/status/observedGeneration") >= number("/metadata/generation")
-                    && number("/status/replicas") == replicas
-                    && number("/status/updatedReplicas") == replicas
-                    && number("/status/availableReplicas") == replicas
-            })
+            stuck.contains(&d.name.as_str())
+                || d.value().is_ok_and(|d| {
+                    let number = |path: &str| d.pointer(path).and_then(Value::as_i64).unwrap_or(0);
+                    let replicas = d
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1);
+                    number("/status/observedGeneration") >= number("/metadata/generation")
+                        && number("/status/replicas") == replicas
+                        && number("/status/updatedReplicas") == replicas
+                        && number("/status/availableReplicas") == replicas
+                })
         })
     });
     rolled_out
@@ -1029,6 +1064,186 @@ fn deployments_settled(store: &Store) -> bool {
                     .is_ok_and(|v| v.pointer("/metadata/deletionTimestamp").is_none())
             })
         })
+}
+
+/// The pool of `ipam-pressure`: 8 blocks of 16 addresses for 6 nodes.
+pub const PRESSURE_POOL: &str = "10.48.0.0/25";
+/// The Windows node whose single block fills up.
+pub const PRESSURE_FULL_NODE: &str = "aks-npwin-00000000";
+/// The Windows node whose calico-node-windows restarts into the strictAffinity failure.
+pub const PRESSURE_RESTARTED_NODE: &str = "aks-npwin-00000001";
+/// Pods pinned to the full Windows node; its block holds 12 workload addresses.
+const PRESSURE_WINDOWS_FILL: usize = 14;
+/// Linux pods: more than the Linux nodes' blocks and the free blocks hold.
+const PRESSURE_LINUX_BATCH: usize = 90;
+
+/// Healthy, on a small pool: `/25` carved into `/28` blocks, so six nodes and a hundred pods
+/// use it up.
+fn ipam_pressure() -> ClusterBuilder {
+    healthy_with(
+        fresh(),
+        json!({"calicoNetwork": {
+            "bgp": "Disabled",
+            "windowsDataplane": "HNS",
+            "ipPools": [{"name": "default-ipv4-ippool", "cidr": PRESSURE_POOL, "blockSize": 28,
+                         "encapsulation": "VXLAN", "natOutgoing": "Enabled", "nodeSelector": "all()"}],
+        }}),
+    )
+}
+
+/// A Deployment as `kubectl create deployment` would make it, for scenario stages.
+fn create_deployment(store: &Store, workload: &Workload, node_selector: &Value) {
+    let Some(rt) = store.registry().get("apps", "v1", "deployments") else {
+        return;
+    };
+    let labels = json!({"app": workload.name});
+    let mut spec = workload.pod_spec();
+    if let (Some(selector), Some(extra)) = (
+        spec["nodeSelector"].as_object_mut(),
+        node_selector.as_object(),
+    ) {
+        selector.extend(extra.clone());
+    }
+    let body = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": workload.name, "namespace": workload.namespace, "labels": labels},
+        "spec": {"replicas": workload.replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": spec}},
+    });
+    if let Err(err) = store.create(
+        &rt,
+        Some(&workload.namespace),
+        body,
+        &WriteOptions::manager("kubectl-create"),
+    ) {
+        tracing::warn!(deployment = %workload.name, %err, "scenario stage");
+    }
+}
+
+/// More Windows pods on one node than its single block has addresses for.
+fn fill_windows_block(store: &Store) {
+    let fill = Workload::new(
+        "default",
+        "winfill",
+        PRESSURE_WINDOWS_FILL,
+        OsFamily::Windows,
+    );
+    create_deployment(
+        store,
+        &fill,
+        &json!({"kubernetes.io/hostname": PRESSURE_FULL_NODE}),
+    );
+}
+
+/// Pods of a Deployment (by its `app` label) and how many of them run.
+fn app_pods(store: &Store, namespace: &str, app: &str) -> (usize, usize) {
+    let Some(rt) = store.registry().get("", "v1", "pods") else {
+        return (0, 0);
+    };
+    let options = super::store::ListOptions {
+        labels: super::selector::LabelSelector::parse(&format!("app={app}")).unwrap_or_default(),
+        ..super::store::ListOptions::default()
+    };
+    store
+        .list(&rt, Some(namespace), &options)
+        .map_or((0, 0), |page| {
+            let running = page
+                .items
+                .iter()
+                .filter(|p| p.field("status.phase").as_deref() == Some("Running"))
+                .count();
+            (page.items.len(), running)
+        })
+}
+
+/// Whether an Event with this reason and a message containing `text` was recorded.
+fn event_seen(store: &Store, namespace: &str, reason: &str, text: &str) -> bool {
+    let Some(rt) = store.registry().get("", "v1", "events") else {
+        return false;
+    };
+    store
+        .list(&rt, Some(namespace), &super::store::ListOptions::default())
+        .is_ok_and(|page| {
+            page.items.iter().any(|e| {
+                e.value().is_ok_and(|e| {
+                    e["reason"] == reason && e["message"].as_str().is_some_and(|m| m.contains(text))
+                })
+            })
+        })
+}
+
+/// The Windows block is full: the pods it has room for run, the rest fail their sandboxes.
+fn windows_block_full(store: &Store) -> bool {
+    let (pods, running) = app_pods(store, "default", "winfill");
+    pods == PRESSURE_WINDOWS_FILL
+        && running > 0
+        && running < pods
+        && event_seen(
+            store,
+            "default",
+            "FailedCreatePodSandBox",
+            "cannot allocate new block due to per host block limit",
+        )
+}
+
+/// strictAffinity off (as `calicoctl ipam configure --strictaffinity=false` does), then more
+/// Linux pods than the Linux nodes' blocks and the free blocks hold: they borrow.
+fn strict_affinity_off_and_linux_batch(store: &Store) {
+    if let Err(err) = super::calico_ipam::set_strict_affinity(store, false) {
+        tracing::warn!(%err, "scenario stage: strictAffinity");
+    }
+    let batch = Workload::new("default", "batch", PRESSURE_LINUX_BATCH, OsFamily::Linux);
+    create_deployment(store, &batch, &json!({}));
+}
+
+fn linux_batch_placed(store: &Store) -> bool {
+    let (pods, running) = app_pods(store, "default", "batch");
+    pods == PRESSURE_LINUX_BATCH && running == pods
+}
+
+/// A calico-node-windows pod deleted (as a node restart or `kubectl delete pod` would): its
+/// replacement starts with strictAffinity off and fails.
+fn restart_windows_agent(store: &Store) {
+    let Some(rt) = store.registry().get("", "v1", "pods") else {
+        return;
+    };
+    let Ok(page) = store.list(
+        &rt,
+        Some("calico-system"),
+        &super::store::ListOptions::default(),
+    ) else {
+        return;
+    };
+    for pod in page.items.iter().filter(|p| {
+        p.field("spec.nodeName").as_deref() == Some(PRESSURE_RESTARTED_NODE)
+            && p.labels.get("k8s-app").map(String::as_str) == Some("calico-node-windows")
+    }) {
+        let _ = store.delete(
+            &rt,
+            "calico-system",
+            &pod.name,
+            &super::write::DeleteOptions::default(),
+        );
+    }
+}
+
+fn windows_agent_failing(store: &Store) -> bool {
+    let Some(rt) = store.registry().get("", "v1", "pods") else {
+        return false;
+    };
+    let crash_looping = store
+        .list(
+            &rt,
+            Some("calico-system"),
+            &super::store::ListOptions::default(),
+        )
+        .is_ok_and(|page| {
+            page.items.iter().any(|p| {
+                p.field("spec.nodeName").as_deref() == Some(PRESSURE_RESTARTED_NODE)
+                    && waiting_reasons(p).iter().any(|r| r == "CrashLoopBackOff")
+            })
+        });
+    crash_looping && deployments_settled_except(store, &["winfill"])
 }
 
 /// Node and pod counts of the `large` scenario.

@@ -541,6 +541,8 @@ struct Scheduler {
     retries: BTreeSet<(Timestamp, Key)>,
     /// Pods held while the cluster converges until every node they may run on is up.
     held: BTreeSet<Key>,
+    /// New pods to place arrived since the last tick.
+    arrived: bool,
     /// Nodes or capacity changed since the last tick: every waiting pod is worth a new try.
     cluster_changed: bool,
 }
@@ -561,6 +563,7 @@ impl Scheduler {
             waiting: BTreeMap::new(),
             retries: BTreeSet::new(),
             held: BTreeSet::new(),
+            arrived: false,
             cluster_changed: false,
         })
     }
@@ -602,6 +605,7 @@ impl Scheduler {
                             .is_none_or(|old| old.uid != facts.uid || old.wants != facts.wants);
                         if requeue {
                             self.queue.insert(key.clone());
+                            self.arrived = true;
                         }
                         self.unbound.insert(key, facts);
                     } else {
@@ -672,6 +676,12 @@ impl Scheduler {
     }
 
     fn tick(&mut self, pods: &Informer<PodFacts>) {
+        let converging = self.store.converging();
+        // While converging, a controller's burst of new pods is placed once it is over, so
+        // the placement does not depend on how the burst was split between ticks.
+        if std::mem::take(&mut self.arrived) && converging {
+            return;
+        }
         let now = self.store.clock.now();
         let mut report_again = BTreeSet::new();
         while let Some((at, key)) = self.retries.first().cloned() {
@@ -682,7 +692,6 @@ impl Scheduler {
             report_again.insert(key.clone());
             self.queue.insert(key);
         }
-        let converging = self.store.converging();
         let changed = std::mem::take(&mut self.cluster_changed);
         if changed || !converging {
             self.queue.append(&mut self.held);
