@@ -8,10 +8,17 @@
 
 pub mod audit;
 pub mod connect;
+pub mod discovery;
+pub mod feed;
 pub mod readonly;
+pub mod slim;
 pub mod status;
+pub mod store;
+pub mod watch;
 pub mod writer;
 
 pub use audit::AuditLog;
 pub use connect::{ConnectError, ConnectOptions, Connection, KubeContexts, connect, contexts};
+pub use discovery::detect_calico_api;
+pub use feed::{FeedConfig, FeedHandle, spawn_feed, spawn_feed_with};
 pub use writer::KubeWriter;

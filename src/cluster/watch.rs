@@ -1,0 +1,139 @@
+//! One watch: kube-runtime's `watcher` (list, then watch, relist on `410 Gone`) with its default
+//! exponential backoff, each event converted (slimmed, filtered) and applied to one partition of
+//! a kind's store, failures turned into that partition's `FeedState`. Stops when its token is
+//! cancelled. Owns the loop; must not build snapshots or decide what is watched.
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt as _;
+use jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event};
+use kube::{Resource, ResourceExt as _};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::status::feed_state;
+use super::store::{KindStore, ObjectKey, StoreEvent};
+use crate::model::{FeedState, Kind};
+
+/// Wake-ups shared by the watches and the feed.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Some store changed: the feed should build a snapshot (after its debounce).
+    pub changed: Notify,
+    /// A Calico kind answered 404: the Calico API may have changed; look again.
+    pub recheck_discovery: Notify,
+}
+
+/// What to watch and where its objects go.
+pub struct WatchTarget<K, T> {
+    pub api: Api<K>,
+    pub config: watcher::Config,
+    pub kind: Kind,
+    pub partition: usize,
+    pub store: Arc<Mutex<KindStore<T>>>,
+}
+
+/// Locks a store; a watcher that panicked mid-update leaves data that is still a valid map.
+pub fn lock<T>(store: &Mutex<KindStore<T>>) -> std::sync::MutexGuard<'_, KindStore<T>> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs the watch until `cancel` fires.
+pub async fn run<K, T, C>(
+    target: WatchTarget<K, T>,
+    convert: C,
+    signals: Arc<Signals>,
+    cancel: CancellationToken,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    C: Fn(K) -> Option<T> + Send + 'static,
+{
+    let WatchTarget {
+        api,
+        config,
+        kind,
+        partition,
+        store,
+    } = target;
+    let stream = watcher::watcher(api, config).default_backoff();
+    futures::pin_mut!(stream);
+    loop {
+        let next = tokio::select! {
+            () = cancel.cancelled() => return,
+            next = stream.next() => next,
+        };
+        let Some(result) = next else { return };
+        let now = Timestamp::now();
+        let changed = match result {
+            Ok(event) => {
+                let event = store_event(event, &convert);
+                lock(&store).apply(partition, event, now)
+            }
+            Err(error) => {
+                tracing::debug!(?kind, partition, %error, "watch failed");
+                match feed_state(&error, kind, now) {
+                    Some(state) => {
+                        if state == FeedState::NotInstalled && is_calico(kind) {
+                            signals.recheck_discovery.notify_one();
+                        }
+                        let mut store = lock(&store);
+                        // A reconnect keeps its first `since`: how long the data has been stale.
+                        let state = match (store.feed().state, state) {
+                            (
+                                FeedState::Reconnecting { since, .. },
+                                FeedState::Reconnecting { error, .. },
+                            ) => FeedState::Reconnecting { since, error },
+                            (_, state) => state,
+                        };
+                        store.set_state(partition, state)
+                    }
+                    None => false,
+                }
+            }
+        };
+        if changed {
+            signals.changed.notify_one();
+        }
+    }
+}
+
+fn store_event<K, T>(event: Event<K>, convert: &impl Fn(K) -> Option<T>) -> StoreEvent<T>
+where
+    K: Resource,
+{
+    match event {
+        Event::Init => StoreEvent::ListStarted,
+        Event::InitApply(object) => {
+            let key = key(&object);
+            StoreEvent::ListItem(key, convert(object))
+        }
+        Event::InitDone => StoreEvent::ListDone,
+        Event::Apply(object) => {
+            let key = key(&object);
+            StoreEvent::Applied(key, convert(object))
+        }
+        Event::Delete(object) => StoreEvent::Deleted(key(&object)),
+    }
+}
+
+fn key<K: Resource>(object: &K) -> ObjectKey {
+    (object.namespace().unwrap_or_default(), object.name_any())
+}
+
+/// The kinds whose API group depends on the Calico API mode.
+pub fn is_calico(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::IpPools
+            | Kind::IpamBlocks
+            | Kind::BlockAffinities
+            | Kind::IpamHandles
+            | Kind::IpamConfigs
+    )
+}

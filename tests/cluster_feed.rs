@@ -1,0 +1,321 @@
+//! The snapshot feed against the simulator through the real client: complete snapshots of the
+//! `healthy` and `fresh` scenarios with the right Calico API mode, a change made through the
+//! writer showing up in a later snapshot, and a server that goes away turning into
+//! `Reconnecting` with the last data kept.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Options, TestCluster};
+use pooltop::cluster::{
+    AuditLog, ConnectOptions, FeedConfig, FeedHandle, KubeWriter, connect, spawn_feed,
+    spawn_feed_with,
+};
+use pooltop::model::{CalicoApiMode, ClusterSnapshot, FeedState, Kind};
+use pooltop::ops::{ClusterWriter, ObjectRef, Write};
+use pooltop::sim::controllers::Controllers;
+use pooltop::sim::scenario::Scenario;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+async fn feed_for(cluster: &TestCluster, config: FeedConfig) -> (FeedHandle, KubeWriter) {
+    let options = ConnectOptions {
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        ..ConnectOptions::default()
+    };
+    let connection = connect(&options).await.unwrap();
+    let writer = KubeWriter::new(&connection, AuditLog::disabled());
+    (
+        spawn_feed_with(&connection, config, CancellationToken::new()),
+        writer,
+    )
+}
+
+/// The first published snapshot that satisfies `check`, failing the test after `LIMIT`.
+async fn until(
+    feed: &FeedHandle,
+    what: &str,
+    check: impl FnMut(&Arc<ClusterSnapshot>) -> bool,
+) -> Arc<ClusterSnapshot> {
+    let mut rx = feed.rx.clone();
+    let snapshot = tokio::time::timeout(LIMIT, rx.wait_for(check))
+        .await
+        .unwrap_or_else(|_| {
+            let last = feed.rx.borrow().clone();
+            panic!(
+                "timed out waiting for {what}; last revision {} feeds {:?}",
+                last.revision, last.feeds
+            )
+        })
+        .expect("feed running");
+    Arc::clone(&snapshot)
+}
+
+#[tokio::test]
+async fn healthy_reaches_a_complete_snapshot_follows_changes_and_survives_the_server() {
+    let cluster = common::start(Options {
+        scenario: Scenario::Healthy,
+        ..Options::default()
+    })
+    .await;
+    let (feed, writer) = feed_for(&cluster, FeedConfig::default()).await;
+    let snapshot = until(&feed, "a complete snapshot", |s| {
+        s.is_complete() && s.calico_api != CalicoApiMode::Unknown && !s.ipam_blocks.is_empty()
+    })
+    .await;
+
+    assert_eq!(snapshot.calico_api, CalicoApiMode::V1WithAggregatedV3);
+    assert_eq!(snapshot.source.context, "pooltop-sim");
+    for kind in Kind::ALL {
+        assert_eq!(snapshot.feed(kind).state, FeedState::Live, "{kind:?}");
+        assert!(snapshot.feed(kind).last_event.is_some(), "{kind:?}");
+    }
+    // Nodes of both OS, sorted by name.
+    assert!(snapshot.nodes.len() >= 6);
+    let names: Vec<_> = snapshot
+        .nodes
+        .iter()
+        .map(|n| n.metadata.name.clone().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    // Pods: Calico's kept whole, workloads slimmed, none with managed fields.
+    let calico_node = snapshot
+        .pods
+        .iter()
+        .find(|p| p.metadata.namespace.as_deref() == Some("calico-system"))
+        .expect("calico pods");
+    assert!(
+        calico_node.spec.as_ref().unwrap().containers[0]
+            .image
+            .is_some()
+    );
+    let web = snapshot
+        .pods
+        .iter()
+        .find(|p| p.metadata.namespace.as_deref() == Some("default"))
+        .expect("workload pods");
+    assert!(web.spec.as_ref().unwrap().containers[0].image.is_none());
+    assert!(web.spec.as_ref().unwrap().node_name.is_some());
+    assert!(
+        snapshot
+            .pods
+            .iter()
+            .all(|p| p.metadata.managed_fields.is_none())
+    );
+    // Calico's DaemonSets and their revisions.
+    let ds_names: Vec<_> = snapshot
+        .daemon_sets
+        .iter()
+        .map(|d| d.metadata.name.clone().unwrap())
+        .collect();
+    assert!(ds_names.contains(&"calico-node".to_owned()), "{ds_names:?}");
+    assert!(
+        ds_names.contains(&"calico-node-windows".to_owned()),
+        "{ds_names:?}"
+    );
+    assert!(!snapshot.controller_revisions.is_empty());
+    // Operator objects and the singletons.
+    assert!(snapshot.installation.is_some());
+    assert!(snapshot.api_server.is_some());
+    assert!(!snapshot.tigera_statuses.is_empty());
+    assert!(snapshot.services_endpoint.is_some());
+    assert!(snapshot.kube_dns.is_some());
+    assert!(snapshot.kubernetes_service.is_some());
+    // IPAM from the v1 storage.
+    assert!(!snapshot.ip_pools.is_empty());
+    assert!(!snapshot.block_affinities.is_empty());
+    assert!(!snapshot.ipam_handles.is_empty());
+    let ipam = snapshot.ipam_config.as_ref().expect("IPAM config");
+    assert_eq!(ipam.api_version, "crd.projectcalico.org/v1");
+    assert!(ipam.spec.strict_affinity);
+
+    // A change made through the writer appears in a later snapshot; quiet kinds are shared.
+    let node = names[0].clone();
+    let cordon = Write::StrategicPatch {
+        target: ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Node".into(),
+            plural: "nodes".into(),
+            namespace: None,
+            name: node.clone(),
+        },
+        patch: json!({"spec": {"unschedulable": true}}),
+    };
+    writer.write(&cordon, false).await.unwrap();
+    let later = until(&feed, "the cordoned node", |s| {
+        s.nodes.iter().any(|n| {
+            n.metadata.name.as_deref() == Some(node.as_str())
+                && n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true)
+        })
+    })
+    .await;
+    assert!(later.revision > snapshot.revision);
+
+    // The server goes away: the feeds say so, and the data stays as last seen.
+    let nodes_before = later.nodes.len();
+    cluster.stop().await;
+    let broken = until(&feed, "a reconnecting feed", |s| {
+        matches!(s.feed(Kind::Nodes).state, FeedState::Reconnecting { .. })
+    })
+    .await;
+    assert_eq!(broken.nodes.len(), nodes_before);
+    let FeedState::Reconnecting { error, .. } = broken.feed(Kind::Nodes).state else {
+        unreachable!()
+    };
+    assert!(!error.contains('\n'));
+    feed.stop();
+}
+
+#[tokio::test]
+async fn fresh_is_v1_crds_with_the_operator_present() {
+    let cluster = common::start(Options::default()).await;
+    let (feed, _) = feed_for(&cluster, FeedConfig::default()).await;
+    let snapshot = until(&feed, "a complete snapshot", |s| {
+        s.is_complete() && s.calico_api != CalicoApiMode::Unknown
+    })
+    .await;
+    assert_eq!(snapshot.calico_api, CalicoApiMode::V1Crds);
+    for kind in [
+        Kind::Installations,
+        Kind::ApiServers,
+        Kind::TigeraStatuses,
+        Kind::IpPools,
+        Kind::IpamBlocks,
+        Kind::IpamConfigs,
+    ] {
+        assert_eq!(snapshot.feed(kind).state, FeedState::Live, "{kind:?}");
+    }
+    assert!(snapshot.installation.is_none());
+    assert!(snapshot.ipam_blocks.is_empty());
+    assert!(!snapshot.nodes.is_empty());
+    // The operator's pod runs; the workloads wait for a CNI.
+    assert!(
+        snapshot
+            .pods
+            .iter()
+            .any(|p| p.metadata.namespace.as_deref() == Some("tigera-operator"))
+    );
+    feed.stop();
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_kind_whose_resource_disappears_is_not_installed() {
+    // Removing the operator's Installation CRD takes the resource away while watched.
+    let cluster = common::start(Options::api_only()).await;
+    let config = FeedConfig {
+        discovery_interval: Duration::from_millis(500),
+        ..FeedConfig::default()
+    };
+    let (feed, writer) = feed_for(&cluster, config).await;
+    until(&feed, "live installations", |s| {
+        s.feed(Kind::Installations).state == FeedState::Live
+    })
+    .await;
+    let crd = ObjectRef {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+        namespace: None,
+        name: "installations.operator.tigera.io".into(),
+    };
+    writer
+        .write(
+            &Write::Delete {
+                target: crd,
+                grace_period_seconds: None,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    until(&feed, "installations not installed", |s| {
+        s.feed(Kind::Installations).state == FeedState::NotInstalled
+    })
+    .await;
+    feed.stop();
+    cluster.stop().await;
+}
+
+/// The `large` scenario (5,000 nodes, 50,000 pods): time to the first complete snapshot and
+/// the cost of assembling one. A measurement, not an assertion: run with
+/// `cargo test --test cluster_feed -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement on the large scenario; run explicitly"]
+async fn large_scenario_snapshot_cost() {
+    let cluster = common::start(Options {
+        scenario: Scenario::Large,
+        // The client's cost is measured, not the controllers': nothing churns on its own.
+        controllers: Controllers::None,
+        ..Options::default()
+    })
+    .await;
+    let options = ConnectOptions {
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        ..ConnectOptions::default()
+    };
+    let connection = connect(&options).await.expect("connects");
+    let started = Instant::now();
+    let feed = spawn_feed(&connection, CancellationToken::new());
+    let mut rx = feed.rx.clone();
+    let snapshot = tokio::time::timeout(
+        Duration::from_secs(300),
+        rx.wait_for(|s| s.is_complete() && s.pods.len() >= 50_000),
+    )
+    .await
+    .expect("complete in time")
+    .expect("feed running")
+    .clone();
+    let first_complete = started.elapsed();
+    println!(
+        "large: first complete snapshot after {first_complete:?} (revision {}, {} nodes, {} pods, {} blocks); that build took {:?}",
+        snapshot.revision,
+        snapshot.nodes.len(),
+        snapshot.pods.len(),
+        snapshot.ipam_blocks.len(),
+        feed.last_build_time()
+    );
+    // Later builds while nodes change: only the nodes are rebuilt, the 50,000 pods are shared.
+    let writer = KubeWriter::new(&connection, AuditLog::disabled());
+    let mut builds = Vec::new();
+    for (i, node) in snapshot.nodes.iter().take(10).enumerate() {
+        let label = Write::MergePatch {
+            target: ObjectRef {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Node".into(),
+                plural: "nodes".into(),
+                namespace: None,
+                name: node.metadata.name.clone().unwrap(),
+            },
+            patch: json!({"metadata": {"labels": {"pooltop.test/round": i.to_string()}}}),
+        };
+        let before = rx.borrow_and_update().revision;
+        writer.write(&label, false).await.unwrap();
+        let next = tokio::time::timeout(LIMIT, rx.wait_for(|s| s.revision > before))
+            .await
+            .expect("a later snapshot")
+            .expect("feed running")
+            .clone();
+        assert!(Arc::ptr_eq(&next.pods, &snapshot.pods) || next.pods.len() == snapshot.pods.len());
+        builds.push(feed.last_build_time());
+    }
+    builds.sort();
+    println!(
+        "large: {} later builds (one node changed each), median {:?}, max {:?}",
+        builds.len(),
+        builds[builds.len() / 2],
+        builds[builds.len() - 1]
+    );
+    feed.stop();
+    cluster.stop().await;
+}
