@@ -23,9 +23,12 @@ use super::calico::{
     AllocationAttribute, DEFAULT_MAX_BLOCKS_PER_HOST, IpPool, IpamBlock, IpamConfigSpec,
     WINDOWS_RESERVED_HANDLE,
 };
+use super::pools::{PoolRules, pool_key};
 use super::snapshot::{ClusterSnapshot, FeedState, Kind};
 
-pub use findings::{IpamFinding, Severity};
+pub use super::findings::Severity;
+pub use super::pools::OsFamily;
+pub use findings::IpamFinding;
 pub use grid::{GridCell, IpamMap, PoolGrid};
 
 /// Everything the IPAM view, the headless report and the strictAffinity plan read.
@@ -132,45 +135,6 @@ impl Encapsulation {
     }
 }
 
-/// The operating system of a node, from `kubernetes.io/os` (or `nodeInfo.operatingSystem`).
-/// Local to IPAM until `model::pools` provides the shared one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum OsFamily {
-    Linux,
-    Windows,
-    #[default]
-    Unknown,
-}
-
-impl OsFamily {
-    pub fn of(node: &Node) -> Self {
-        let label = node
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|labels| labels.get("kubernetes.io/os"))
-            .map(String::as_str);
-        let reported = node
-            .status
-            .as_ref()
-            .and_then(|status| status.node_info.as_ref())
-            .map(|info| info.operating_system.as_str());
-        match label.or(reported) {
-            Some("windows") => Self::Windows,
-            Some("linux") => Self::Linux,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Linux => "linux",
-            Self::Windows => "windows",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
 /// Who a block belongs to, from `spec.affinity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub enum BlockOwner {
@@ -226,8 +190,8 @@ pub struct BlockUsage {
     pub owner: BlockOwner,
     /// calicoctl's "BLOCK OWNER": the affinity after its `:` (empty when there is none).
     pub owner_label: String,
-    /// The owner node's OS (`Unknown` for virtual/unowned blocks or a node not in the snapshot).
-    pub owner_os: OsFamily,
+    /// The owner node's OS (`None` for virtual/unowned blocks or a node not in the snapshot).
+    pub owner_os: Option<OsFamily>,
     /// The owner node's pool key, when the node exists.
     pub owner_pool: Option<String>,
     /// Index into `IpamModel::owner_groups`.
@@ -300,7 +264,8 @@ pub enum AllocationKind {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NodeIpam {
     pub node: String,
-    pub os: OsFamily,
+    /// `None` when the node is not in the snapshot.
+    pub os: Option<OsFamily>,
     pub pool: Option<String>,
     /// The node exists in the snapshot.
     pub exists: bool,
@@ -560,33 +525,21 @@ fn overlaps(pool: Option<IpNet>, block: Option<IpNet>) -> bool {
     }
 }
 
-/// The node pool a node belongs to: the first provider pool label in `DOMAIN.md` §7 order,
-/// else the OS. A minimal stand-in until `model::pools` lands with the full grouping.
+/// The node pool a node belongs to (`model::pools`' grouping, `DOMAIN.md` §7; a pool label
+/// configured by the user is not applied here).
 fn node_pool_key(node: &Node) -> String {
-    const POOL_LABELS: [&str; 6] = [
-        "karpenter.sh/nodepool",
-        "eks.amazonaws.com/nodegroup",
-        "cloud.google.com/gke-nodepool",
-        "kubernetes.azure.com/agentpool",
-        "agentpool",
-        "kops.k8s.io/instancegroup",
-    ];
-    let labels = node.metadata.labels.as_ref();
-    POOL_LABELS
-        .iter()
-        .find_map(|key| labels.and_then(|labels| labels.get(*key)).cloned())
-        .unwrap_or_else(|| OsFamily::of(node).label().to_string())
+    pool_key(node, &PoolRules::default()).0.name
 }
 
 fn owner_group(block: &BlockUsage) -> Option<OwnerGroup> {
     match &block.owner {
         BlockOwner::Host(_) => Some(OwnerGroup {
             pool: block.owner_pool.clone().unwrap_or_else(|| "?".to_string()),
-            os: block.owner_os,
+            os: block.owner_os.unwrap_or(OsFamily::Other),
         }),
         BlockOwner::Virtual(name) => Some(OwnerGroup {
             pool: format!("virtual:{name}"),
-            os: OsFamily::Unknown,
+            os: OsFamily::Other,
         }),
         BlockOwner::None => None,
     }
@@ -628,7 +581,7 @@ fn block_usage(block: &IpamBlock, nodes: &HashMap<&str, &Node>) -> BlockUsage {
         name: block.metadata.name.clone().unwrap_or_default(),
         cidr: network.map_or_else(|| spec.cidr.clone(), |net| net.to_string()),
         network,
-        owner_os: owner_node.map_or(OsFamily::Unknown, OsFamily::of),
+        owner_os: owner_node.map(OsFamily::of),
         owner_pool: owner_node.map(node_pool_key),
         owner_missing: owner.node().is_some() && owner_node.is_none(),
         owner,
@@ -741,7 +694,7 @@ fn borrowed_row(
         kind,
         allocated_to,
         block_index,
-        windows_involved: borrower_windows || block.owner_os == OsFamily::Windows,
+        windows_involved: borrower_windows || block.owner_os == Some(OsFamily::Windows),
     }
 }
 
@@ -773,13 +726,13 @@ fn node_entry<'a>(
 ) -> &'a mut NodeIpam {
     summaries.entry(name.to_string()).or_insert_with(|| {
         let node = nodes.get(name).copied();
-        let os = node.map_or(OsFamily::Unknown, OsFamily::of);
+        let os = node.map(OsFamily::of);
         NodeIpam {
             node: name.to_string(),
             os,
             pool: node.map(node_pool_key),
             exists: node.is_some(),
-            block_cap: if os == OsFamily::Windows {
+            block_cap: if os == Some(OsFamily::Windows) {
                 1
             } else {
                 linux_cap

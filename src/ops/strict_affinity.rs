@@ -383,7 +383,7 @@ fn consequences(plan: &StrictAffinityPlan, lines: &mut Vec<String>) {
                 lines.push(format!(
                     "      {} ({}): {}",
                     risk.node,
-                    risk.os.label(),
+                    risk.os.as_str(),
                     risk.reason
                 ));
             }

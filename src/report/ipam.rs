@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::table::TextTable;
 use crate::model::ClusterSnapshot;
 use crate::model::ipam::go_format::{count_with_percent, go_g5};
-use crate::model::ipam::{BlockUsage, IpamModel, Severity};
+use crate::model::ipam::{BlockUsage, IpamModel, OsFamily, Severity};
 
 /// Which calicoctl sections to print.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -170,7 +170,7 @@ fn findings_text(model: &IpamModel) -> String {
         let _ = writeln!(
             out,
             "  {:<7}  {}",
-            finding.severity.label(),
+            finding.severity.as_str(),
             finding.message
         );
     }
@@ -194,7 +194,7 @@ fn block_json(block: &BlockUsage) -> Value {
         "cidr": block.cidr,
         "name": block.name,
         "affinity": block.owner_label,
-        "ownerOs": block.owner_os.label(),
+        "ownerOs": block.owner_os.map(OsFamily::as_str),
         "ownerPool": block.owner_pool,
         "capacity": block.capacity,
         "inUse": block.in_use,
@@ -245,7 +245,7 @@ fn report_json(model: &IpamModel) -> Value {
             "source": config.source_label(),
         },
         "findings": model.findings.iter().map(|f| json!({
-            "severity": f.severity.label(), "code": f.code, "subject": f.subject, "message": f.message,
+            "severity": f.severity.as_str(), "code": f.code, "subject": f.subject, "message": f.message,
         })).collect::<Vec<_>>(),
         "hasErrors": model.has_errors(),
     })
@@ -255,7 +255,6 @@ fn report_json(model: &IpamModel) -> Value {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::ipam::OsFamily;
     use crate::model::ipam::fixtures::{BlockFixture, ClusterFixture};
 
     fn cluster() -> ClusterSnapshot {

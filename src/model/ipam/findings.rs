@@ -3,34 +3,15 @@
 //! blocks without an owner, affinities without blocks, handles without allocations,
 //! allocations of pods that are gone, nodes at their block cap, pools running out of blocks,
 //! and an IPAM configuration Windows cannot run with. Owns only the judgement; the numbers
-//! come from [`IpamModel`]. Defines its own [`Severity`] until `model::findings` provides the
-//! shared one.
+//! come from [`IpamModel`]; the severity scale is `model::findings`' [`Severity`].
 
 use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use super::{BlockOwner, ConfigSource, IpamModel, OsFamily};
+use super::{BlockOwner, ConfigSource, IpamModel, OsFamily, Severity};
 use crate::model::calico::WINDOWS_RESERVED_HANDLE;
 use crate::model::snapshot::{ClusterSnapshot, FeedState, Kind};
-
-/// How urgent a finding is; `Error` makes `pooltop ipam` exit non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-        }
-    }
-}
 
 /// What kind of problem a finding reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -185,12 +166,13 @@ fn block_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<I
             .borrowed
             .iter()
             .any(|row| row.block == block.cidr && row.windows_involved);
-        let severity =
-            if windows_borrower || block.owner_os == OsFamily::Windows && !borrowers.is_empty() {
-                Severity::Error
-            } else {
-                Severity::Warning
-            };
+        let severity = if windows_borrower
+            || block.owner_os == Some(OsFamily::Windows) && !borrowers.is_empty()
+        {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
         let list = borrowers.iter().copied().collect::<Vec<_>>().join(", ");
         match &block.owner {
             BlockOwner::None => {
@@ -366,7 +348,7 @@ fn node_findings(model: &IpamModel, out: &mut Vec<IpamFinding>) {
             continue;
         }
         let usage = node.in_use as f64 / node.capacity.max(1) as f64;
-        let cap = if node.os == OsFamily::Windows {
+        let cap = if node.os == Some(OsFamily::Windows) {
             "1 block per Windows host".to_string()
         } else {
             format!("cap {}", node.block_cap)
@@ -396,7 +378,7 @@ fn node_findings(model: &IpamModel, out: &mut Vec<IpamFinding>) {
                     node.free()
                 ),
             ));
-        } else if node.os != OsFamily::Windows {
+        } else if node.os != Some(OsFamily::Windows) {
             out.push(IpamFinding::new(
                 Severity::Info,
                 IpamFindingCode::NodeAtBlockCap,

@@ -87,7 +87,7 @@ impl ClusterFixture {
         self.nodes.push(
             serde_json::from_value(json!({
                 "metadata": {"name": name, "labels": {
-                    "kubernetes.io/os": os.label(), "kubernetes.azure.com/agentpool": pool}},
+                    "kubernetes.io/os": os.as_str(), "kubernetes.azure.com/agentpool": pool}},
             }))
             .unwrap(),
         );

@@ -85,8 +85,8 @@ pub struct GridCell {
     /// Share of the cell's whole address space in use (free slots count as empty).
     pub usage: f32,
     pub owner: CellOwner,
-    /// Some block's OS when all owned blocks share one; `Unknown` when mixed or none.
-    pub os: OsFamily,
+    /// The owners' OS when all owned blocks share one; `None` when mixed or unknown.
+    pub os: Option<OsFamily>,
     /// A block in the cell lends addresses to other nodes.
     pub borrowed: bool,
     /// A block in the cell has no owner, or its owner node no longer exists.
@@ -117,7 +117,7 @@ impl GridCell {
             (0, _) => other.os,
             (_, 0) => self.os,
             _ if self.os == other.os => self.os,
-            _ => OsFamily::Unknown,
+            _ => None,
         };
         Self {
             claimed: self.claimed.saturating_add(other.claimed),

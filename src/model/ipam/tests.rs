@@ -48,7 +48,7 @@ fn pool_and_block_numbers_are_calicoctls() {
     assert_eq!((windows.in_use, windows.free()), (14, 50));
     assert_eq!(windows.windows_reserved, 4);
     assert_eq!(windows.owner, BlockOwner::Host("win-1".to_string()));
-    assert_eq!(windows.owner_os, OsFamily::Windows);
+    assert_eq!(windows.owner_os, Some(OsFamily::Windows));
     assert_eq!(windows.owner_pool.as_deref(), Some("npwin"));
     let linux = &model.blocks[1];
     // 1 tunnel + 3 pods.
@@ -419,7 +419,7 @@ fn grid_aggregates_slots_into_cells() {
     // 4 reserved + 28 pods = 32 of 64: half full.
     assert_eq!(finest[5].in_use, 32);
     assert!((finest[5].usage - 0.5).abs() < 1e-6);
-    assert_eq!(finest[5].os, OsFamily::Windows);
+    assert_eq!(finest[5].os, Some(OsFamily::Windows));
     assert!(matches!(finest[5].owner, CellOwner::Group(_)));
     assert!(finest[4].is_free());
     assert!(finest[7].orphaned && finest[7].borrowed);
