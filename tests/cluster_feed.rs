@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Options, TestCluster};
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use pooltop::cluster::{
     AuditLog, ConnectOptions, FeedConfig, FeedHandle, KubeWriter, connect, spawn_feed,
     spawn_feed_with,
@@ -244,6 +246,116 @@ async fn a_kind_whose_resource_disappears_is_not_installed() {
     .await;
     feed.stop();
     cluster.stop().await;
+}
+
+#[tokio::test]
+async fn the_calico_mode_follows_the_aggregated_api_while_running() {
+    let cluster = common::start(Options::api_only()).await;
+    let config = FeedConfig {
+        discovery_interval: Duration::from_millis(300),
+        ..FeedConfig::default()
+    };
+    let (feed, _) = feed_for(&cluster, config).await;
+    until(&feed, "v1 CRDs", |s| {
+        s.calico_api == CalicoApiMode::V1Crds && s.feed(Kind::IpamConfigs).state == FeedState::Live
+    })
+    .await;
+
+    // What the aggregator does once the Calico API server runs: the APIService turns Available.
+    let services: Api<APIService> = Api::all(cluster.client().await);
+    let service: APIService = serde_json::from_value(json!({
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        "metadata": {"name": "v3.projectcalico.org"},
+        "spec": {"group": "projectcalico.org", "version": "v3", "groupPriorityMinimum": 1500,
+                 "versionPriority": 200, "service": {"name": "calico-api", "namespace": "calico-apiserver", "port": 443}},
+    }))
+    .unwrap();
+    services
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    let available = |status: &str| {
+        json!({"status": {"conditions": [{"type": "Available", "status": status, "reason": "Test",
+               "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
+    };
+    services
+        .patch_status(
+            "v3.projectcalico.org",
+            &PatchParams::default(),
+            &Patch::Merge(available("True")),
+        )
+        .await
+        .unwrap();
+    until(&feed, "the aggregated v3 API", |s| {
+        s.calico_api == CalicoApiMode::V1WithAggregatedV3
+    })
+    .await;
+
+    services
+        .patch_status(
+            "v3.projectcalico.org",
+            &PatchParams::default(),
+            &Patch::Merge(available("False")),
+        )
+        .await
+        .unwrap();
+    let back = until(&feed, "v1 CRDs again", |s| {
+        s.calico_api == CalicoApiMode::V1Crds
+    })
+    .await;
+    // IPAM is read from the v1 storage in both modes: the watches kept running.
+    assert_eq!(back.feed(Kind::IpamConfigs).state, FeedState::Live);
+    feed.stop();
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_feed_that_lost_its_server_is_live_again_when_the_server_returns() {
+    let cluster = common::start(Options::api_only()).await;
+    let addr = cluster.handle.addr;
+    // Anonymous over plain HTTP (the simulator's admin): the next server has other tokens.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("anonymous.yaml");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: anon\nclusters:\n- name: c\n  cluster: {{server: '{}'}}\ncontexts:\n- name: anon\n  context: {{cluster: c}}\n",
+            cluster.handle.url
+        ),
+    )
+    .unwrap();
+    let options = ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        ..ConnectOptions::default()
+    };
+    let connection = connect(&options).await.unwrap();
+    let feed = spawn_feed(&connection, CancellationToken::new());
+    until(&feed, "a complete snapshot", |s| s.is_complete()).await;
+    cluster.stop().await;
+    until(&feed, "quiet kinds reconnecting", |s| {
+        matches!(
+            s.feed(Kind::Installations).state,
+            FeedState::Reconnecting { .. }
+        )
+    })
+    .await;
+    // A server on the same address again.
+    let again = pooltop::sim::start(pooltop::sim::SimConfig {
+        listen: addr,
+        controllers: Controllers::TerminationsOnly,
+        ..pooltop::sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // Installations never change here: only a fresh list can say the kind is back.
+    until(&feed, "every kind live again", |s| {
+        Kind::ALL
+            .iter()
+            .all(|k| s.feed(*k).state == FeedState::Live)
+    })
+    .await;
+    feed.stop();
+    again.stop().await;
 }
 
 /// The `large` scenario (5,000 nodes, 50,000 pods): time to the first complete snapshot and

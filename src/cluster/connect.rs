@@ -32,6 +32,9 @@ pub struct ConnectOptions {
     /// The value of `KUBECONFIG` to use instead of the process environment (tests; a config
     /// file's override). `None` reads the environment.
     pub kubeconfig_env: Option<OsString>,
+    /// How long `/version` may take; [`REACH_TIMEOUT`] when `None`. `pooltop demo` may want
+    /// longer: an in-process simulator loading the `large` scenario shares the runtime.
+    pub reach_timeout: Option<Duration>,
 }
 
 /// A reachable cluster: the client and what the console shows about where it points.
@@ -149,7 +152,8 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ConnectErro
         builder.build()
     };
 
-    let server_version = check_version(&client, &context, &server).await?;
+    let timeout = options.reach_timeout.unwrap_or(REACH_TIMEOUT);
+    let server_version = check_version(&client, &context, &server, timeout).await?;
     Ok(Connection {
         client,
         source: Source {
@@ -162,21 +166,22 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, ConnectErro
     })
 }
 
-/// `GET /version`, bounded by [`REACH_TIMEOUT`]; returns `gitVersion`.
+/// `GET /version`, bounded by `timeout`; returns `gitVersion`.
 async fn check_version(
     client: &kube::Client,
     context: &str,
     server: &str,
+    timeout: Duration,
 ) -> Result<String, ConnectError> {
     let unreachable = |reason: String| ConnectError::Unreachable {
         context: context.to_owned(),
         server: server.to_owned(),
         reason,
     };
-    match tokio::time::timeout(REACH_TIMEOUT, client.apiserver_version()).await {
+    match tokio::time::timeout(timeout, client.apiserver_version()).await {
         Err(_) => Err(unreachable(format!(
             "no answer within {} s",
-            REACH_TIMEOUT.as_secs()
+            timeout.as_secs_f64()
         ))),
         Ok(Ok(info)) => Ok(info.git_version),
         Ok(Err(kube::Error::Api(status))) => Err(ConnectError::Refused {

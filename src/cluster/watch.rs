@@ -1,15 +1,15 @@
-//! One watch: kube-runtime's `watcher` (list, then watch, relist on `410 Gone`) with its default
-//! exponential backoff, each event converted (slimmed, filtered) and applied to one partition of
+//! One watch: kube-runtime's `watcher` (list, then watch), started afresh with exponential
+//! backoff after any failure, each event converted (slimmed, filtered) and applied to one partition of
 //! a kind's store, failures turned into that partition's `FeedState`. Stops when its token is
 //! cancelled. Owns the loop; must not build snapshots or decide what is watched.
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use jiff::Timestamp;
 use kube::api::Api;
-use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use kube::{Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
@@ -61,46 +61,81 @@ pub async fn run<K, T, C>(
         partition,
         store,
     } = target;
-    let stream = watcher::watcher(api, config).default_backoff();
-    futures::pin_mut!(stream);
+    let mut failures: u32 = 0;
     loop {
-        let next = tokio::select! {
-            () = cancel.cancelled() => return,
-            next = stream.next() => next,
-        };
-        let Some(result) = next else { return };
-        let now = Timestamp::now();
-        let changed = match result {
-            Ok(event) => {
-                let event = store_event(event, &convert);
-                lock(&store).apply(partition, event, now)
-            }
-            Err(error) => {
-                tracing::debug!(?kind, partition, %error, "watch failed");
-                match feed_state(&error, kind, now) {
-                    Some(state) => {
-                        if state == FeedState::NotInstalled && is_calico(kind) {
-                            signals.recheck_discovery.notify_one();
-                        }
-                        let mut store = lock(&store);
-                        // A reconnect keeps its first `since`: how long the data has been stale.
-                        let state = match (store.feed().state, state) {
-                            (
-                                FeedState::Reconnecting { since, .. },
-                                FeedState::Reconnecting { error, .. },
-                            ) => FeedState::Reconnecting { since, error },
-                            (_, state) => state,
-                        };
-                        store.set_state(partition, state)
-                    }
-                    None => false,
+        // A fresh watcher lists again: after a failure that is how the feed learns that the
+        // kind is back (a quiet kind sends no event that would say so) and what changed meanwhile.
+        let stream = watcher::watcher(api.clone(), config.clone());
+        futures::pin_mut!(stream);
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => return,
+                next = stream.next() => next,
+            };
+            let now = Timestamp::now();
+            let changed = match next {
+                None => break,
+                Some(Ok(event)) => {
+                    failures = 0;
+                    let event = store_event(event, &convert);
+                    lock(&store).apply(partition, event, now)
                 }
+                Some(Err(error)) => {
+                    tracing::debug!(?kind, partition, %error, "watch failed");
+                    failures = failures.saturating_add(1);
+                    let changed = record_failure(&store, partition, kind, &error, &signals, now);
+                    if changed {
+                        signals.changed.notify_one();
+                    }
+                    break;
+                }
+            };
+            if changed {
+                signals.changed.notify_one();
             }
-        };
-        if changed {
-            signals.changed.notify_one();
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(backoff(failures)) => {}
         }
     }
+}
+
+/// kube-runtime's default schedule without the jitter: 0.8 s doubling up to 30 s; no wait
+/// after a stream that simply ended.
+pub fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let doubled =
+        Duration::from_millis(800).saturating_mul(1 << failures.saturating_sub(1).min(16));
+    doubled.min(Duration::from_secs(30))
+}
+
+/// Turns a watch failure into the partition's state; returns whether it changed.
+fn record_failure<T>(
+    store: &Mutex<KindStore<T>>,
+    partition: usize,
+    kind: Kind,
+    error: &watcher::Error,
+    signals: &Signals,
+    now: Timestamp,
+) -> bool {
+    let Some(state) = feed_state(error, kind, now) else {
+        return false;
+    };
+    if state == FeedState::NotInstalled && is_calico(kind) {
+        signals.recheck_discovery.notify_one();
+    }
+    let mut store = lock(store);
+    // A reconnect keeps its first `since`: how long the data has been stale.
+    let state = match (store.feed().state, state) {
+        (FeedState::Reconnecting { since, .. }, FeedState::Reconnecting { error, .. }) => {
+            FeedState::Reconnecting { since, error }
+        }
+        (_, state) => state,
+    };
+    store.set_state(partition, state)
 }
 
 fn store_event<K, T>(event: Event<K>, convert: &impl Fn(K) -> Option<T>) -> StoreEvent<T>
@@ -136,4 +171,22 @@ pub fn is_calico(kind: Kind) -> bool {
             | Kind::IpamHandles
             | Kind::IpamConfigs
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_thirty_seconds() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(800));
+        assert_eq!(backoff(2), Duration::from_millis(1600));
+        assert_eq!(
+            backoff(6),
+            Duration::from_secs(25) + Duration::from_millis(600)
+        );
+        assert_eq!(backoff(7), Duration::from_secs(30));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(30));
+    }
 }
