@@ -8,21 +8,25 @@
 //! nodes into pools is `pools`' job, configuration judgements are `findings`'.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::{self, Write as _};
-use std::str::FromStr;
+use std::fmt;
 
-use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{
-    ContainerStatus, Event, Node, NodeSelectorRequirement, Pod, Taint, Toleration,
-};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde::Serialize;
+
+mod diagnosis;
+mod placement;
+mod tigera;
+
+pub use diagnosis::{StuckReason, diagnose};
+use diagnosis::{explain, runtime_hint};
+pub use placement::should_run;
+pub use tigera::{TigeraStatusRow, absent_reason, tigera_statuses};
 
 use super::findings::Severity;
 use super::pools::{self, EventRow, NodePool, OsFamily, PoolKey};
 use super::printers;
 use super::snapshot::{ClusterSnapshot, FeedState, Kind};
-use super::versions::{Runtime, semver_prefix};
 
 /// The DaemonSets whose rollout the console follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -166,91 +170,6 @@ pub struct NodeRollout {
     /// The latest relevant event for the pod (or the DaemonSet, without a pod).
     pub event: Option<EventRow>,
     pub severity: Severity,
-}
-
-/// Why a node is not done (§5.4), most specific first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum StuckReason {
-    /// No pod on a node that should run one.
-    NotScheduled,
-    /// Pending with `PodScheduled=False`.
-    Unschedulable {
-        message: String,
-    },
-    /// An init container has not finished: `Init:1/2`.
-    InitStage {
-        stage: String,
-        container: String,
-    },
-    /// `ErrImagePull` / `ImagePullBackOff`.
-    ImagePull {
-        container: String,
-        image: String,
-        reason: String,
-        message: String,
-    },
-    /// `CrashLoopBackOff`, with the last termination.
-    CrashLoop {
-        container: String,
-        exit_code: Option<i32>,
-        last_reason: Option<String>,
-        message: String,
-        restarts: i32,
-    },
-    /// Any other waiting reason (`CreateContainerError`, `RunContainerError`, ...).
-    Waiting {
-        container: String,
-        reason: String,
-        message: String,
-    },
-    /// A container terminated with a non-zero exit code and is not restarting yet.
-    ContainerFailed {
-        container: String,
-        exit_code: i32,
-        reason: Option<String>,
-    },
-    /// The pod phase is Failed.
-    Failed {
-        message: String,
-    },
-    /// Running, but these containers are not ready.
-    NotReady {
-        containers: Vec<String>,
-    },
-    Terminating,
-    /// Ready, on an older revision.
-    OldRevision {
-        revision: Option<String>,
-    },
-}
-
-impl StuckReason {
-    /// Short label for a column: `image pull`, `crash loop`, `old revision`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::NotScheduled => "not scheduled",
-            Self::Unschedulable { .. } => "pending",
-            Self::InitStage { .. } => "initializing",
-            Self::ImagePull { .. } => "image pull",
-            Self::CrashLoop { .. } => "crash loop",
-            Self::Waiting { .. } => "waiting",
-            Self::ContainerFailed { .. } => "container failed",
-            Self::Failed { .. } => "failed",
-            Self::NotReady { .. } => "not ready",
-            Self::Terminating => "terminating",
-            Self::OldRevision { .. } => "old revision",
-        }
-    }
-
-    fn severity(&self) -> Severity {
-        match self {
-            Self::InitStage { .. } | Self::NotReady { .. } | Self::OldRevision { .. } => {
-                Severity::Warning
-            }
-            Self::Terminating => Severity::Warning,
-            _ => Severity::Error,
-        }
-    }
 }
 
 /// One node-agent DaemonSet resolved against the snapshot: its pods by node and its current
@@ -407,133 +326,20 @@ pub fn current_revision(snapshot: &ClusterSnapshot, ds: &DaemonSet) -> Option<St
         })
 }
 
-/// Whether the DaemonSet controller would want a pod on the node: the template's node
-/// selector, required node affinity, and NoSchedule/NoExecute taints against its tolerations
-/// plus the ones the controller adds to every daemon pod.
-pub fn should_run(ds: &DaemonSet, node: &Node) -> bool {
-    let Some(template) = ds.spec.template.spec.as_ref() else {
-        return false;
-    };
-    let empty = BTreeMap::new();
-    let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
-    let selector_ok = template
-        .node_selector
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    if !selector_ok {
-        return false;
-    }
-    let terms = template
-        .affinity
-        .as_ref()
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .map(|r| r.node_selector_terms.as_slice());
-    if let Some(terms) = terms
-        && !terms.is_empty()
-    {
-        let name = node.metadata.name.as_deref().unwrap_or_default();
-        let any = terms.iter().any(|term| {
-            let labels_ok = term
-                .match_expressions
-                .iter()
-                .flatten()
-                .all(|req| requirement_matches(req, |k| labels.get(k).map(String::as_str)));
-            let fields_ok =
-                term.match_fields.iter().flatten().all(|req| {
-                    requirement_matches(req, |k| (k == "metadata.name").then_some(name))
-                });
-            labels_ok && fields_ok
-        });
-        if !any {
-            return false;
-        }
-    }
-    let host_network = template.host_network.unwrap_or(false);
-    let tolerations = template.tolerations.as_deref().unwrap_or_default();
-    node.spec
-        .as_ref()
-        .and_then(|s| s.taints.as_ref())
-        .into_iter()
-        .flatten()
-        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-        .all(|taint| {
-            tolerations.iter().any(|t| tolerates(t, taint)) || daemon_tolerates(taint, host_network)
-        })
-}
-
-fn requirement_matches<'v>(
-    req: &NodeSelectorRequirement,
-    value_of: impl Fn(&str) -> Option<&'v str>,
-) -> bool {
-    let value = value_of(&req.key);
-    let values = req.values.as_deref().unwrap_or_default();
-    let number = |v: &str| v.parse::<i64>().ok();
-    match req.operator.as_str() {
-        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
-        "NotIn" => value.is_none_or(|v| values.iter().all(|x| x != v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" => {
-            matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a > b)
-        }
-        "Lt" => {
-            matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a < b)
-        }
-        _ => false,
-    }
-}
-
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect_ok = toleration
-        .effect
-        .as_deref()
-        .is_none_or(|e| e.is_empty() || e == taint.effect);
-    let key = toleration.key.as_deref().unwrap_or_default();
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => effect_ok && (key.is_empty() || key == taint.key),
-        _ => {
-            effect_ok
-                && key == taint.key
-                && toleration.value.as_deref().unwrap_or_default()
-                    == taint.value.as_deref().unwrap_or_default()
-        }
-    }
-}
-
-/// The tolerations the DaemonSet controller adds to every daemon pod.
-fn daemon_tolerates(taint: &Taint, host_network: bool) -> bool {
-    match (taint.key.as_str(), taint.effect.as_str()) {
-        ("node.kubernetes.io/not-ready" | "node.kubernetes.io/unreachable", "NoExecute")
-        | (
-            "node.kubernetes.io/disk-pressure"
-            | "node.kubernetes.io/memory-pressure"
-            | "node.kubernetes.io/pid-pressure"
-            | "node.kubernetes.io/unschedulable",
-            "NoSchedule",
-        ) => true,
-        ("node.kubernetes.io/network-unavailable", "NoSchedule") => host_network,
-        _ => false,
-    }
-}
-
 /// The three rollouts, in [`RolloutTarget::ALL`] order.
 pub fn rollouts(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<Rollout> {
     let pool_of: HashMap<&str, &PoolKey> = pools
         .iter()
         .flat_map(|p| p.nodes.iter().map(move |n| (n.as_str(), &p.key)))
         .collect();
+    let events = EventIndex::new(snapshot);
     RolloutTarget::ALL
         .iter()
         .map(
             |target| match find_daemon_set(snapshot, target.namespace(), target.name()) {
                 Some(ds) => {
                     let agent = AgentDaemonSet::new(snapshot, *target, ds);
-                    present_rollout(snapshot, &agent, &pool_of)
+                    present_rollout(snapshot, &agent, &pool_of, &events)
                 }
                 None => absent_rollout(snapshot, *target),
             },
@@ -545,6 +351,7 @@ fn present_rollout(
     snapshot: &ClusterSnapshot,
     agent: &AgentDaemonSet<'_>,
     pool_of: &HashMap<&str, &PoolKey>,
+    events: &EventIndex<'_>,
 ) -> Rollout {
     let ds = agent.daemon_set;
     let counters = counters(ds);
@@ -582,7 +389,7 @@ fn present_rollout(
             entry.not_done += u32::from(!(updated && ready));
         }
         if !(updated && ready) || pod.is_some_and(|p| p.metadata.deletion_timestamp.is_some()) {
-            nodes.push(node_rollout(snapshot, agent, node, pod, pool));
+            nodes.push(node_rollout(snapshot, agent, node, pod, pool, events));
         }
     }
     nodes.sort_by(|a, b| {
@@ -723,6 +530,7 @@ fn node_rollout(
     node: &Node,
     pod: Option<&Pod>,
     pool: Option<PoolKey>,
+    events: &EventIndex<'_>,
 ) -> NodeRollout {
     let name = pools::node_name(node).to_string();
     let Some(pod) = pod else {
@@ -732,7 +540,7 @@ fn node_rollout(
                 "no {} pod on this node, which its node selector and tolerations admit",
                 agent.name
             ),
-            event: daemon_set_event(snapshot, agent.daemon_set, &name),
+            event: daemon_set_event(snapshot, events, agent.daemon_set, &name),
             severity: reason.severity(),
             node: name,
             pool,
@@ -757,233 +565,12 @@ fn node_rollout(
         pool,
         pod: pod.metadata.name.clone(),
         status: printers::pod_columns(pod).status,
-        event: pod_event(snapshot, pod),
+        event: pod_event(snapshot, events, pod),
         severity: reason.severity(),
         reason,
         old_revision,
         explanation,
     }
-}
-
-/// Why this pod is not done (§5.4 item 4), walking init containers first as kubectl does.
-pub fn diagnose(pod: &Pod) -> StuckReason {
-    let status = pod.status.clone().unwrap_or_default();
-    if pod.metadata.deletion_timestamp.is_some() {
-        return StuckReason::Terminating;
-    }
-    if status.phase.as_deref() == Some("Failed") {
-        return StuckReason::Failed {
-            message: status
-                .message
-                .clone()
-                .or(status.reason.clone())
-                .unwrap_or_default(),
-        };
-    }
-    let conditions = status.conditions.as_deref().unwrap_or_default();
-    if let Some(unscheduled) = conditions
-        .iter()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-    {
-        return StuckReason::Unschedulable {
-            message: unscheduled
-                .message
-                .clone()
-                .or(unscheduled.reason.clone())
-                .unwrap_or_default(),
-        };
-    }
-    let init = status
-        .init_container_statuses
-        .as_deref()
-        .unwrap_or_default();
-    let init_total = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.init_containers.as_ref())
-        .map_or(init.len(), Vec::len);
-    for (index, container) in init.iter().enumerate() {
-        let state = container.state.as_ref();
-        if state
-            .and_then(|s| s.terminated.as_ref())
-            .is_some_and(|t| t.exit_code == 0)
-        {
-            continue;
-        }
-        if let Some(reason) = container_problem(pod, container) {
-            return reason;
-        }
-        return StuckReason::InitStage {
-            stage: format!("Init:{index}/{init_total}"),
-            container: container.name.clone(),
-        };
-    }
-    let main = status.container_statuses.as_deref().unwrap_or_default();
-    if let Some(reason) = main.iter().find_map(|c| container_problem(pod, c)) {
-        return reason;
-    }
-    let not_ready: Vec<String> = main
-        .iter()
-        .filter(|c| !c.ready)
-        .map(|c| c.name.clone())
-        .collect();
-    if !not_ready.is_empty() || !pod_is_ready(pod) {
-        return StuckReason::NotReady {
-            containers: not_ready,
-        };
-    }
-    StuckReason::OldRevision {
-        revision: pod_revision(pod).map(str::to_string),
-    }
-}
-
-/// A waiting or failed container, as one of the reasons; `None` when it is running or merely
-/// waiting its turn (`PodInitializing`, `ContainerCreating`).
-fn container_problem(pod: &Pod, container: &ContainerStatus) -> Option<StuckReason> {
-    let state = container.state.as_ref()?;
-    if let Some(waiting) = &state.waiting {
-        let reason = waiting.reason.clone().unwrap_or_default();
-        let message = waiting.message.clone().unwrap_or_default();
-        return match reason.as_str() {
-            "" | "PodInitializing" | "ContainerCreating" => None,
-            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull" => {
-                Some(StuckReason::ImagePull {
-                    container: container.name.clone(),
-                    image: printers::container_image(pod, container),
-                    reason,
-                    message,
-                })
-            }
-            "CrashLoopBackOff" => {
-                let last = container
-                    .last_state
-                    .as_ref()
-                    .and_then(|s| s.terminated.as_ref());
-                Some(StuckReason::CrashLoop {
-                    container: container.name.clone(),
-                    exit_code: last.map(|t| t.exit_code),
-                    last_reason: last.and_then(|t| t.reason.clone()),
-                    message: last.and_then(|t| t.message.clone()).unwrap_or(message),
-                    restarts: container.restart_count,
-                })
-            }
-            _ => Some(StuckReason::Waiting {
-                container: container.name.clone(),
-                reason,
-                message,
-            }),
-        };
-    }
-    let terminated = state.terminated.as_ref()?;
-    (terminated.exit_code != 0).then(|| StuckReason::ContainerFailed {
-        container: container.name.clone(),
-        exit_code: terminated.exit_code,
-        reason: terminated.reason.clone(),
-    })
-}
-
-fn explain(reason: &StuckReason, pod: &Pod, now: Timestamp) -> String {
-    match reason {
-        StuckReason::NotScheduled => "no pod".to_string(),
-        StuckReason::Unschedulable { message } => format!("Pending, not scheduled: {message}"),
-        StuckReason::InitStage { stage, container } => {
-            format!("{stage}: init container {container} has not finished")
-        }
-        StuckReason::ImagePull {
-            container,
-            image,
-            reason,
-            message,
-        } => {
-            let mut line = format!("{reason}: cannot pull {image} ({container})");
-            if !message.is_empty() {
-                line.push_str(": ");
-                line.push_str(message);
-            }
-            line
-        }
-        StuckReason::CrashLoop {
-            container,
-            exit_code,
-            last_reason,
-            message,
-            restarts,
-        } => {
-            let mut line = format!("{container} crash-looping ({restarts} restarts)");
-            if let Some(code) = exit_code {
-                let _ = write!(line, ", last exit code {code}");
-            }
-            if let Some(r) = last_reason {
-                let _ = write!(line, " ({r})");
-            }
-            if *exit_code == Some(137) && last_reason.as_deref() == Some("Error") {
-                line.push_str(": killed, liveness probe?");
-            } else if !message.is_empty() {
-                line.push_str(": ");
-                line.push_str(message);
-            }
-            line
-        }
-        StuckReason::Waiting {
-            container,
-            reason,
-            message,
-        } => {
-            if message.is_empty() {
-                format!("{container} waiting: {reason}")
-            } else {
-                format!("{container} waiting: {reason}: {message}")
-            }
-        }
-        StuckReason::ContainerFailed {
-            container,
-            exit_code,
-            reason,
-        } => match reason {
-            Some(r) => format!("{container} exited with code {exit_code} ({r})"),
-            None => format!("{container} exited with code {exit_code}"),
-        },
-        StuckReason::Failed { message } => format!("pod Failed: {message}"),
-        StuckReason::NotReady { containers } => {
-            if containers.is_empty() {
-                "running but not ready".to_string()
-            } else {
-                format!("running but not ready: {}", containers.join(", "))
-            }
-        }
-        StuckReason::Terminating => format!(
-            "terminating for {}",
-            printers::age(pod.metadata.deletion_timestamp.as_ref().map(|t| t.0), now)
-        ),
-        StuckReason::OldRevision { revision } => match revision {
-            Some(r) => format!("ready on the old revision {r}"),
-            None => "ready on an old revision".to_string(),
-        },
-    }
-}
-
-/// HostProcess containers need containerd 1.6: name the runtime when a Windows pod cannot
-/// create or run its containers (§5.5).
-fn runtime_hint(reason: &StuckReason, node: &Node) -> Option<String> {
-    let StuckReason::Waiting { reason, .. } = reason else {
-        return None;
-    };
-    if !matches!(
-        reason.as_str(),
-        "CreateContainerError" | "RunContainerError" | "CreateContainerConfigError"
-    ) || OsFamily::of(node) != OsFamily::Windows
-    {
-        return None;
-    }
-    let value = node
-        .status
-        .as_ref()
-        .and_then(|s| s.node_info.as_ref())
-        .map(|i| i.container_runtime_version.clone())?;
-    let runtime = Runtime::parse(&value);
-    let old =
-        !runtime.is_containerd() || semver_prefix(&runtime.version).is_some_and(|v| v < (1, 6, 0));
-    old.then(|| format!("node runs {value}: HostProcess containers need containerd 1.6 or later"))
 }
 
 /// Event reasons worth showing next to a stuck pod, in no particular order.
@@ -999,42 +586,85 @@ const RELEVANT_REASONS: [&str; 9] = [
     "SandboxChanged",
 ];
 
-fn pod_event(snapshot: &ClusterSnapshot, pod: &Pod) -> Option<EventRow> {
-    let matches = |e: &&std::sync::Arc<Event>| {
-        e.involved_object.kind.as_deref() == Some("Pod")
-            && e.involved_object.name == pod.metadata.name
-            && e.involved_object.namespace == pod.metadata.namespace
-    };
-    latest_event(snapshot, matches)
+/// Events by the name of the object they are about, built once per [`rollouts`] call so that
+/// attributing many stuck nodes does not rescan every event for each.
+struct EventIndex<'a> {
+    by_name: HashMap<&'a str, Vec<&'a Event>>,
 }
 
-fn daemon_set_event(snapshot: &ClusterSnapshot, ds: &DaemonSet, node: &str) -> Option<EventRow> {
-    let matches = |e: &&std::sync::Arc<Event>| {
-        e.involved_object.kind.as_deref() == Some("DaemonSet")
-            && e.involved_object.name == ds.metadata.name
-            && e.involved_object.namespace == ds.metadata.namespace
-            && e.message.as_deref().is_some_and(|m| m.contains(node))
-    };
-    latest_event(snapshot, matches)
+impl<'a> EventIndex<'a> {
+    fn new(snapshot: &'a ClusterSnapshot) -> Self {
+        let mut by_name: HashMap<&str, Vec<&Event>> = HashMap::new();
+        for event in snapshot.events.iter() {
+            let name = event.involved_object.name.as_deref().unwrap_or_default();
+            by_name.entry(name).or_default().push(event);
+        }
+        Self { by_name }
+    }
+
+    /// Events about the object of this kind, namespace and name.
+    fn about<'s>(
+        &'s self,
+        kind: &'s str,
+        namespace: Option<&'s str>,
+        name: Option<&str>,
+    ) -> impl Iterator<Item = &'a Event> + 's {
+        self.by_name
+            .get(name.unwrap_or_default())
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |e| {
+                e.involved_object.kind.as_deref() == Some(kind)
+                    && e.involved_object.namespace.as_deref() == namespace
+            })
+    }
 }
 
-/// The newest matching event with a relevant reason, else the newest matching Warning
-/// (Normal events such as `Started` say nothing about why a node is not done).
-fn latest_event(
+fn pod_event(snapshot: &ClusterSnapshot, events: &EventIndex<'_>, pod: &Pod) -> Option<EventRow> {
+    let about = events.about(
+        "Pod",
+        pod.metadata.namespace.as_deref(),
+        pod.metadata.name.as_deref(),
+    );
+    latest_event(snapshot, about)
+}
+
+fn daemon_set_event(
     snapshot: &ClusterSnapshot,
-    matches: impl Fn(&&std::sync::Arc<Event>) -> bool,
+    events: &EventIndex<'_>,
+    ds: &DaemonSet,
+    node: &str,
 ) -> Option<EventRow> {
-    let candidates: Vec<_> = snapshot.events.iter().filter(|e| matches(e)).collect();
+    let about = events.about(
+        "DaemonSet",
+        ds.metadata.namespace.as_deref(),
+        ds.metadata.name.as_deref(),
+    );
+    latest_event(
+        snapshot,
+        about.filter(|e| e.message.as_deref().is_some_and(|m| m.contains(node))),
+    )
+}
+
+/// The newest event with a relevant reason, else the newest Warning (Normal events such as
+/// `Started` say nothing about why a node is not done).
+fn latest_event<'e>(
+    snapshot: &ClusterSnapshot,
+    candidates: impl Iterator<Item = &'e Event>,
+) -> Option<EventRow> {
+    let candidates: Vec<&Event> = candidates.collect();
     let newest = |relevant_only: bool| {
         candidates
             .iter()
             .filter(|e| {
-                if !relevant_only {
-                    return e.type_.as_deref() == Some("Warning");
+                if relevant_only {
+                    e.reason
+                        .as_deref()
+                        .is_some_and(|r| RELEVANT_REASONS.contains(&r))
+                } else {
+                    e.type_.as_deref() == Some("Warning")
                 }
-                e.reason
-                    .as_deref()
-                    .is_some_and(|r| RELEVANT_REASONS.contains(&r))
             })
             .max_by_key(|e| printers::event_time(e))
             .map(|e| pools::event_row(snapshot, e))
@@ -1101,121 +731,4 @@ fn absent_rollout(snapshot: &ClusterSnapshot, target: RolloutTarget) -> Rollout 
         nodes: Vec::new(),
         severity,
     }
-}
-
-/// Why the operator did not render the DaemonSet, as far as the snapshot tells (§5.5).
-pub fn absent_reason(snapshot: &ClusterSnapshot, target: RolloutTarget) -> String {
-    if target == RolloutTarget::KubeProxyWindows {
-        return "not installed in kube-system: unless the platform runs kube-proxy on Windows \
-                (AKS, EKS), apply the sig-windows-tools kube-proxy DaemonSet for this Kubernetes version"
-            .to_string();
-    }
-    let status_name = match target {
-        RolloutTarget::CalicoNodeWindows => "calico-windows",
-        _ => "calico",
-    };
-    let degraded = snapshot
-        .tigera_statuses
-        .iter()
-        .find(|s| s.metadata.name.as_deref() == Some(status_name))
-        .and_then(|s| {
-            s.condition("Degraded")
-                .filter(|c| c.status == "True")
-                .cloned()
-        });
-    let Some(installation) = &snapshot.installation else {
-        return match snapshot.feed(Kind::Installations).state {
-            FeedState::Live => {
-                "no Installation: the Tigera operator has nothing to render".to_string()
-            }
-            _ => "the Installation is not known (feed not live)".to_string(),
-        };
-    };
-    if target == RolloutTarget::CalicoNodeWindows && !installation.windows_enabled() {
-        let value = installation
-            .spec
-            .calico_network
-            .as_ref()
-            .and_then(|n| n.windows_dataplane.clone())
-            .unwrap_or_else(|| "unset".to_string());
-        return format!(
-            "Installation calicoNetwork.windowsDataplane is {value}: the operator renders \
-             calico-node-windows only with HNS"
-        );
-    }
-    if let Some(condition) = degraded {
-        return format!(
-            "TigeraStatus {status_name} Degraded ({}): {}",
-            condition.reason.unwrap_or_default(),
-            condition.message.unwrap_or_default()
-        );
-    }
-    if installation.status.is_none() {
-        return "the operator has not reconciled the Installation yet (status empty)".to_string();
-    }
-    format!("not rendered by the operator; TigeraStatus {status_name} reports no degradation")
-}
-
-/// One `TigeraStatus`, as `kubectl get tigerastatus` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TigeraStatusRow {
-    pub name: String,
-    /// `True` / `False` / `Unknown`, or empty when the condition is missing.
-    pub available: String,
-    pub progressing: String,
-    pub degraded: String,
-    /// Age of the latest condition transition.
-    pub since: String,
-    /// The Degraded condition's message (kubectl's MESSAGE column).
-    pub message: String,
-    pub severity: Severity,
-}
-
-/// The operator's component statuses, the ones the console cares about first
-/// (`calico`, `calico-windows`, `apiserver`, `ippools`), then the rest by name.
-pub fn tigera_statuses(snapshot: &ClusterSnapshot) -> Vec<TigeraStatusRow> {
-    const FIRST: [&str; 4] = ["calico", "calico-windows", "apiserver", "ippools"];
-    let mut rows: Vec<TigeraStatusRow> = snapshot
-        .tigera_statuses
-        .iter()
-        .map(|s| {
-            let status = |t: &str| s.condition(t).map(|c| c.status.clone()).unwrap_or_default();
-            let latest = s
-                .status
-                .iter()
-                .flat_map(|st| &st.conditions)
-                .filter_map(|c| c.last_transition_time.as_deref())
-                .filter_map(|t| Timestamp::from_str(t).ok())
-                .max();
-            let degraded = status("Degraded");
-            let available = status("Available");
-            let severity = if degraded == "True" {
-                Severity::Error
-            } else if available != "True" {
-                Severity::Warning
-            } else {
-                Severity::Ok
-            };
-            TigeraStatusRow {
-                name: s.metadata.name.clone().unwrap_or_default(),
-                progressing: status("Progressing"),
-                message: s
-                    .condition("Degraded")
-                    .and_then(|c| c.message.clone())
-                    .unwrap_or_default(),
-                since: latest
-                    .map_or_else(String::new, |t| printers::age(Some(t), snapshot.taken_at)),
-                available,
-                degraded,
-                severity,
-            }
-        })
-        .collect();
-    let rank = |name: &str| FIRST.iter().position(|f| *f == name).unwrap_or(FIRST.len());
-    rows.sort_by(|a, b| {
-        rank(&a.name)
-            .cmp(&rank(&b.name))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    rows
 }
