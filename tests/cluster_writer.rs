@@ -438,3 +438,52 @@ async fn kubeconfig_files_merge_like_kubectl_the_first_file_wins() {
     .await
     .expect("bounded");
 }
+
+#[tokio::test]
+async fn an_exec_credential_plugin_supplies_the_token() {
+    tokio::time::timeout(LIMIT, async {
+        let cluster = common::start(Options {
+            tls: true,
+            ..Options::api_only()
+        })
+        .await;
+        // The plugin prints an ExecCredential carrying the admin token, as cloud CLIs do.
+        let plugin = write_file(
+            cluster.dir.path(),
+            "credential-plugin.sh",
+            &format!(
+                "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+                cluster.handle.admin_token
+            ),
+        );
+        std::fs::set_permissions(
+            &plugin,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut kubeconfig = kube::config::Kubeconfig::read_from(&cluster.kubeconfig).unwrap();
+        for named in &mut kubeconfig.auth_infos {
+            let user = named.auth_info.get_or_insert_with(Default::default);
+            user.token = None;
+            user.exec = Some(kube::config::ExecConfig {
+                api_version: Some("client.authentication.k8s.io/v1beta1".into()),
+                command: Some(plugin.display().to_string()),
+                ..kube::config::ExecConfig::default()
+            });
+        }
+        // JSON is YAML: the file reads like any kubeconfig.
+        let path = write_file(
+            cluster.dir.path(),
+            "exec.yaml",
+            &serde_json::to_string(&kubeconfig).unwrap(),
+        );
+        let connection = connect(&options(&path, Some(ADMIN_CONTEXT))).await.unwrap();
+        let writer = KubeWriter::new(&connection, AuditLog::disabled());
+        let name = first_node(&cluster).await;
+        writer.write(&cordon(&name), false).await.unwrap();
+        assert!(unschedulable(&cluster, &name).await);
+        cluster.stop().await;
+    })
+    .await
+    .expect("bounded");
+}
