@@ -69,6 +69,9 @@ pub async fn run<K, T, C>(
         futures::pin_mut!(stream);
         loop {
             let next = tokio::select! {
+                // Cancellation first: a watch replaced after a Calico API change must not
+                // apply one more event to the store its successor now fills.
+                biased;
                 () = cancel.cancelled() => return,
                 next = stream.next() => next,
             };
