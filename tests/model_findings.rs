@@ -308,6 +308,24 @@ fn services_endpoint_config_map() {
 }
 
 #[test]
+fn an_unreadable_installation_is_said_so() {
+    let mut snap = cluster(base_nodes())
+        .feed(Kind::Installations, forbidden("installations"))
+        .build();
+    snap.installation = None;
+    let found = findings_of(&snap);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].id, found[0].severity),
+        ("windows.installation", Severity::Info)
+    );
+    assert_eq!(
+        found[0].message,
+        "cannot check the Installation's Windows settings: forbidden to list installations"
+    );
+}
+
+#[test]
 fn kube_dns_missing_or_unknown() {
     let mut missing = cluster(base_nodes()).build();
     missing.kube_dns = None;

@@ -482,6 +482,15 @@ fn pod_status_follows_kubectl_print_pod() {
         (crash.status.as_str(), crash.ready.as_str(), crash.restarts),
         ("CrashLoopBackOff", "1/2", 4)
     );
+    // kubectl ages the last restart: the fixture's last termination finished 2 minutes ago.
+    let crash_at = printers::pod_columns_at(
+        &pod("ns", "c")
+            .container(container("felix").crash_loop(137, "Error", "", 4))
+            .build(),
+        FIXTURE_NOW,
+    );
+    assert_eq!(crash_at.restarts_text, "4 (2m ago)");
+    assert_eq!(crash.restarts_text, "4");
     let deleting = status(
         pod("ns", "d")
             .container(container("x"))
@@ -496,4 +505,38 @@ fn pod_status_follows_kubectl_print_pod() {
             .ready(true),
     );
     assert_eq!(mixed.status, "Running");
+}
+
+#[test]
+fn windows_pods_past_their_grace_period_are_a_pool_problem() {
+    let grace_ends = FIXTURE_NOW
+        .checked_add(jiff::SignedDuration::from_secs(30))
+        .unwrap();
+    let snap = snapshot()
+        .with_nodes([node("w-0").windows().pool("npwin").build()])
+        .with_pods([
+            pod("default", "stuck")
+                .on("w-0")
+                .container(container("iis"))
+                .deleting(pooltop::model::fixtures::minutes_ago(10))
+                .build(),
+            pod("default", "leaving")
+                .on("w-0")
+                .container(container("iis"))
+                .deleting(grace_ends)
+                .build(),
+        ])
+        .build();
+    let all = pools::pools(&snap, &PoolRules::default());
+    let pool = &all[0];
+    assert_eq!(
+        (
+            pool.workloads.terminating,
+            pool.workloads.stuck_terminating,
+            pool.workloads.running
+        ),
+        (2, 1, 0)
+    );
+    assert_eq!(pool.problems, ["1 pods stuck terminating"]);
+    assert_eq!(pools::all_node_rows(&snap, &all).len(), 1);
 }

@@ -230,6 +230,41 @@ async fn healthy_scenario_is_rolled_out_with_nothing_wrong() {
 }
 
 #[tokio::test]
+async fn fresh_scenario_reads_as_not_installed_yet() {
+    let snapshot = tokio::time::timeout(LIMIT, scenario_snapshot(Scenario::Fresh))
+        .await
+        .expect("fresh scenario loads in time");
+    let pools = pools::pools(&snapshot, &PoolRules::default());
+    // Every node waits for a CNI: every pool is NotReady, and no agent is wanted yet.
+    for pool in &pools {
+        assert_eq!(pool.ready, 0, "{}", pool.key);
+        assert_eq!(pool.severity, Severity::Error, "{}", pool.key);
+        assert!(!pool.calico.wanted, "{}", pool.key);
+    }
+    for rollout in rollout::rollouts(&snapshot, &pools) {
+        match &rollout.presence {
+            Presence::Absent { reason } if rollout.target != RolloutTarget::KubeProxyWindows => {
+                assert_eq!(
+                    reason,
+                    "no Installation: the Tigera operator has nothing to render"
+                );
+            }
+            Presence::Absent { .. } => {}
+            other => panic!("{}: {other:?}", rollout.target),
+        }
+    }
+    // What the Windows install still needs, before there is an Installation.
+    let ids: Vec<&str> = findings::findings(&snapshot, &pools)
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.id)
+        .collect();
+    for expected in ["windows.strict-affinity", "windows.services-endpoint"] {
+        assert!(ids.contains(&expected), "{expected} in {ids:?}");
+    }
+}
+
+#[tokio::test]
 async fn stuck_rollout_is_attributed_node_by_node() {
     let snapshot = tokio::time::timeout(LIMIT, scenario_snapshot(Scenario::StuckRollout))
         .await

@@ -143,6 +143,16 @@ pub fn sort_findings(findings: &mut [Finding]) {
 pub fn findings(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<Finding> {
     let mut out = Vec::new();
     let context = Context::new(snapshot);
+    if !context.windows_nodes.is_empty()
+        && let Err(why) = context.known(Kind::Installations)
+    {
+        out.push(Context::cannot_check(
+            "windows.installation",
+            "the Installation's Windows settings",
+            &why,
+            Context::installation_subject(),
+        ));
+    }
     if context.windows_relevant() {
         strict_affinity(&context, &mut out);
         encapsulation(&context, &mut out);

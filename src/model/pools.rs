@@ -25,7 +25,7 @@ use super::versions::WindowsBuild;
 pub(crate) use nodes::event_row;
 pub use nodes::{
     AgentPod, ConditionRow, ContainerRow, DETAIL_EVENTS, EventRow, NodeBlock, NodeDetail, NodeRow,
-    block_capacity, node_blocks, node_detail, node_events, node_rows,
+    all_node_rows, block_capacity, node_blocks, node_detail, node_events, node_rows,
 };
 
 /// The namespace the operator runs Calico in; pods there are agents, not workloads.
@@ -209,6 +209,8 @@ pub struct WorkloadCounts {
     pub succeeded: u32,
     /// Pods with a deletion timestamp that have not finished (counted here, not by phase).
     pub terminating: u32,
+    /// Of those, pods past the end of their grace period (on Windows: HNS, `DOMAIN.md` §8 #8).
+    pub stuck_terminating: u32,
 }
 
 /// One node pool, ready to render.
@@ -305,6 +307,8 @@ fn capi_pool(node: &Node) -> Option<String> {
 pub(crate) struct NodeIndex<'a> {
     pub pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
     pub agents: Vec<AgentDaemonSet<'a>>,
+    /// `snapshot.taken_at`: the moment ages and grace periods are measured against.
+    pub now: jiff::Timestamp,
 }
 
 impl<'a> NodeIndex<'a> {
@@ -318,6 +322,7 @@ impl<'a> NodeIndex<'a> {
         Self {
             pods_by_node,
             agents: rollout::agent_daemon_sets(snapshot),
+            now: snapshot.taken_at,
         }
     }
 
@@ -448,10 +453,10 @@ fn judge_pool(pool: &NodePool) -> (Severity, Vec<String>) {
     if w.pending > 0 {
         problems.push((Severity::Warning, format!("{} pods pending", w.pending)));
     }
-    if w.terminating > 0 && pool.key.os == OsFamily::Windows {
+    if w.stuck_terminating > 0 && pool.key.os == OsFamily::Windows {
         problems.push((
             Severity::Warning,
-            format!("{} pods terminating", w.terminating),
+            format!("{} pods stuck terminating", w.stuck_terminating),
         ));
     }
     problems.sort_by_key(|p| std::cmp::Reverse(p.0));
@@ -539,10 +544,12 @@ fn workload_counts(index: &NodeIndex<'_>, nodes: &[&Node]) -> WorkloadCounts {
                 continue;
             }
             let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-            if pod.metadata.deletion_timestamp.is_some()
+            if let Some(deleted) = &pod.metadata.deletion_timestamp
                 && !matches!(phase, Some("Succeeded" | "Failed"))
             {
                 counts.terminating += 1;
+                // The deletion timestamp is when the grace period ends.
+                counts.stuck_terminating += u32::from(deleted.0 < index.now);
                 continue;
             }
             match phase {

@@ -12,6 +12,38 @@ pub struct PodColumns {
     pub ready: String,
     pub status: String,
     pub restarts: i32,
+    /// kubectl's RESTARTS cell: `3 (34s ago)`, or the bare count without a time to age against.
+    pub restarts_text: String,
+}
+
+/// [`pod_columns`] with the RESTARTS cell aged against `now`, as kubectl prints it.
+pub fn pod_columns_at(pod: &Pod, now: Timestamp) -> PodColumns {
+    let mut columns = pod_columns(pod);
+    let status = pod.status.as_ref();
+    let last_restart = status
+        .into_iter()
+        .flat_map(|s| {
+            s.init_container_statuses
+                .iter()
+                .flatten()
+                .chain(s.container_statuses.iter().flatten())
+        })
+        .filter_map(|c| {
+            c.last_state
+                .as_ref()?
+                .terminated
+                .as_ref()?
+                .finished_at
+                .as_ref()
+        })
+        .map(|t| t.0)
+        .max();
+    if columns.restarts != 0
+        && let Some(at) = last_restart
+    {
+        columns.restarts_text = format!("{} ({} ago)", columns.restarts, age(Some(at), now));
+    }
+    columns
 }
 
 /// kubectl's `printPod`: walks the init containers in order, then the main containers from
@@ -139,6 +171,7 @@ pub fn pod_columns(pod: &Pod) -> PodColumns {
         ready: format!("{ready}/{total}"),
         status: reason,
         restarts,
+        restarts_text: restarts.to_string(),
     }
 }
 

@@ -41,6 +41,29 @@ pub struct NodeRow {
     pub severity: Severity,
 }
 
+/// Every node of every pool, problems first, then by name (one pass over the pods).
+pub fn all_node_rows(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<NodeRow> {
+    let index = NodeIndex::new(snapshot);
+    let pool_of: BTreeMap<&str, &PoolKey> = pools
+        .iter()
+        .flat_map(|p| p.nodes.iter().map(move |n| (n.as_str(), &p.key)))
+        .collect();
+    let mut rows: Vec<NodeRow> = snapshot
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let key = pool_of.get(node_name(n))?;
+            Some(node_row(snapshot, &index, n, (*key).clone()))
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    rows
+}
+
 /// The nodes of one pool, problems first, then by name.
 pub fn node_rows(snapshot: &ClusterSnapshot, pool: &NodePool) -> Vec<NodeRow> {
     let index = NodeIndex::new(snapshot);
@@ -283,7 +306,7 @@ pub fn node_detail(
     let agent_pods = index
         .agents
         .iter()
-        .filter_map(|agent| agent.pod_on(name).map(|pod| agent_pod(agent, pod)))
+        .filter_map(|agent| agent.pod_on(name).map(|pod| agent_pod(agent, pod, now)))
         .collect();
     Some(NodeDetail {
         conditions,
@@ -298,7 +321,7 @@ pub fn node_detail(
     })
 }
 
-fn agent_pod(agent: &AgentDaemonSet<'_>, pod: &Pod) -> AgentPod {
+fn agent_pod(agent: &AgentDaemonSet<'_>, pod: &Pod, now: jiff::Timestamp) -> AgentPod {
     let status = pod.status.as_ref();
     let init = status
         .and_then(|s| s.init_container_statuses.as_deref())
@@ -314,7 +337,7 @@ fn agent_pod(agent: &AgentDaemonSet<'_>, pod: &Pod) -> AgentPod {
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         name: pod.metadata.name.clone().unwrap_or_default(),
         daemon_set: agent.name.to_string(),
-        columns: printers::pod_columns(pod),
+        columns: printers::pod_columns_at(pod, now),
         revision: rollout::pod_revision(pod).map(str::to_string),
         updated: agent.current_hash.as_ref().map(|_| agent.is_updated(pod)),
         containers: init.chain(main).collect(),
