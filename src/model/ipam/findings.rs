@@ -269,6 +269,7 @@ fn handle_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<
         .map(str::to_lowercase)
         .collect();
     let mut handles: HashSet<String> = HashSet::new();
+    let mut leaked: Vec<String> = Vec::new();
     for handle in snapshot.ipam_handles.iter() {
         if handle.spec.deleted {
             continue;
@@ -280,25 +281,55 @@ fn handle_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<
         };
         let key = id.to_lowercase();
         if !in_blocks.contains(&key) {
-            out.push(IpamFinding::new(
-                Severity::Warning,
-                IpamFindingCode::HandleWithoutAllocations,
-                id.clone(),
-                format!("IPAM handle {id} holds no address in any block (leaked handle)"),
-            ));
+            leaked.push(id);
         }
         handles.insert(key);
     }
-    let mut missing: Vec<&String> = in_blocks.iter().filter(|h| !handles.contains(*h)).collect();
+    if !leaked.is_empty() {
+        out.push(IpamFinding::new(
+            Severity::Warning,
+            IpamFindingCode::HandleWithoutAllocations,
+            "ipamhandles",
+            format!(
+                "{} IPAM handle(s) hold no address in any block (leaked): {}",
+                leaked.len(),
+                examples(&leaked)
+            ),
+        ));
+    }
+    let mut missing: Vec<String> = in_blocks
+        .iter()
+        .filter(|h| !handles.contains(*h))
+        .cloned()
+        .collect();
     missing.sort();
-    for handle in missing {
+    if !missing.is_empty() {
         out.push(IpamFinding::new(
             Severity::Warning,
             IpamFindingCode::AllocationWithoutHandle,
-            handle.clone(),
-            format!("handle {handle} is used in blocks but has no IPAMHandle object"),
+            "ipamhandles",
+            format!(
+                "{} handle(s) used in blocks have no IPAMHandle object: {}",
+                missing.len(),
+                examples(&missing)
+            ),
         ));
     }
+}
+
+/// The first few names of a list, for a one-line message.
+fn examples(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(", …");
+    }
+    text
 }
 
 fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
@@ -315,6 +346,7 @@ fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<Ipa
             ))
         })
         .collect();
+    let mut leaked: Vec<String> = Vec::new();
     for block in &model.blocks {
         for allocation in &block.allocations {
             if allocation.kind != super::AllocationKind::Pod {
@@ -324,17 +356,21 @@ fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<Ipa
                 continue;
             };
             if !pods.contains(&(namespace.as_str(), pod.as_str())) {
-                out.push(IpamFinding::new(
-                    Severity::Warning,
-                    IpamFindingCode::AllocationOfMissingPod,
-                    allocation.ip.clone(),
-                    format!(
-                        "{} in block {} is allocated to pod {namespace}/{pod}, which no longer exists (leaked address)",
-                        allocation.ip, block.cidr
-                    ),
-                ));
+                leaked.push(format!("{} ({namespace}/{pod})", allocation.ip));
             }
         }
+    }
+    if !leaked.is_empty() {
+        out.push(IpamFinding::new(
+            Severity::Warning,
+            IpamFindingCode::AllocationOfMissingPod,
+            "pods",
+            format!(
+                "{} address(es) are allocated to pods that no longer exist (leaked): {}",
+                leaked.len(),
+                examples(&leaked)
+            ),
+        ));
     }
 }
 

@@ -336,17 +336,25 @@ fn leaked_pods_handles_and_affinities() {
             .map(|f| f.subject.clone())
             .collect()
     };
+    let message = |code| {
+        model
+            .findings
+            .iter()
+            .find(|f| f.code == code)
+            .map(|f| f.message.clone())
+            .unwrap()
+    };
     assert_eq!(
-        subjects(IpamFindingCode::AllocationOfMissingPod),
-        vec!["10.0.0.1"]
+        message(IpamFindingCode::AllocationOfMissingPod),
+        "1 address(es) are allocated to pods that no longer exist (leaked): 10.0.0.1 (default/gone)"
     );
     assert_eq!(
-        subjects(IpamFindingCode::HandleWithoutAllocations),
-        vec!["k8s-pod-network.stale"]
+        message(IpamFindingCode::HandleWithoutAllocations),
+        "1 IPAM handle(s) hold no address in any block (leaked): k8s-pod-network.stale"
     );
     assert_eq!(
-        subjects(IpamFindingCode::AllocationWithoutHandle),
-        vec!["k8s-pod-network.default-gone"]
+        message(IpamFindingCode::AllocationWithoutHandle),
+        "1 handle(s) used in blocks have no IPAMHandle object: k8s-pod-network.default-gone"
     );
     // Only the confirmed affinity without a block; pending ones are not owned yet.
     assert_eq!(
