@@ -313,6 +313,11 @@ fn every_stuck_node_has_its_reason() {
             container: "install-cni".to_string()
         }
     );
+    // Fixture pods are created a day before the snapshot.
+    assert_eq!(
+        init.explanation,
+        "Init:1/2: init container install-cni has not finished (24h since the pod was created)"
+    );
 
     let pull = on(&rollout, "pull");
     assert_eq!(pull.status, "Init:ErrImagePull");
@@ -361,7 +366,11 @@ fn every_stuck_node_has_its_reason() {
             containers: vec!["felix".to_string()]
         }
     );
-    assert_eq!(not_ready.explanation, "running but not ready: felix");
+    // The fixture's containers started running 20 minutes ago.
+    assert_eq!(
+        not_ready.explanation,
+        "running but not ready for 20m: felix"
+    );
 
     let gone = on(&rollout, "gone");
     assert_eq!(gone.reason, StuckReason::Terminating);
@@ -372,7 +381,12 @@ fn every_stuck_node_has_its_reason() {
     let mut sorted = severities.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(severities, sorted);
+}
 
+#[test]
+fn stuck_rollout_per_pool_breakdown() {
+    let snap = stuck_snapshot();
+    let rollout = windows_rollout(&snap);
     // Per pool: npwin has ten eligible nodes; "missing" has no pod; the pending, old and
     // terminating pods plus the healthy one are ready or not as built.
     let npwin = rollout

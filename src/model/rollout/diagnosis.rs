@@ -223,7 +223,11 @@ pub(super) fn explain(reason: &StuckReason, pod: &Pod, now: Timestamp) -> String
         StuckReason::NotScheduled => "no pod".to_string(),
         StuckReason::Unschedulable { message } => format!("Pending, not scheduled: {message}"),
         StuckReason::InitStage { stage, container } => {
-            format!("{stage}: init container {container} has not finished")
+            // First pulls of Windows images take minutes: how long matters more than that.
+            let since = printers::age(pod.metadata.creation_timestamp.as_ref().map(|t| t.0), now);
+            format!(
+                "{stage}: init container {container} has not finished ({since} since the pod was created)"
+            )
         }
         StuckReason::ImagePull {
             container,
@@ -281,10 +285,14 @@ pub(super) fn explain(reason: &StuckReason, pod: &Pod, now: Timestamp) -> String
         },
         StuckReason::Failed { message } => format!("pod Failed: {message}"),
         StuckReason::NotReady { containers } => {
+            // A readiness probe needs a while after a start; how long tells normal from stuck.
+            let since = not_ready_since(pod, containers)
+                .map(|at| format!(" for {}", printers::age(Some(at), now)))
+                .unwrap_or_default();
             if containers.is_empty() {
-                "running but not ready".to_string()
+                format!("running but not ready{since}")
             } else {
-                format!("running but not ready: {}", containers.join(", "))
+                format!("running but not ready{since}: {}", containers.join(", "))
             }
         }
         StuckReason::Terminating => format!(
@@ -296,6 +304,19 @@ pub(super) fn explain(reason: &StuckReason, pod: &Pod, now: Timestamp) -> String
             None => "ready on an old revision".to_string(),
         },
     }
+}
+
+/// When the earliest of the named (not ready) containers started running.
+fn not_ready_since(pod: &Pod, containers: &[String]) -> Option<Timestamp> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter(|c| containers.contains(&c.name))
+        .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
+        .map(|t| t.0)
+        .min()
 }
 
 /// HostProcess containers need containerd 1.6: name the runtime when a Windows pod cannot
