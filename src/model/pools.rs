@@ -47,7 +47,10 @@ pub const CAPI_OWNER_NAME: &str = "cluster.x-k8s.io/owner-name";
 pub const CAPI_OWNER_KIND: &str = "cluster.x-k8s.io/owner-kind";
 
 /// How nodes are grouped: a configured label (from the config file) wins over the providers'.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Deserializable so the config file can carry it (`label = "example.com/pool"`); unknown keys
+/// are the config loader's to warn about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PoolRules {
     pub label: Option<String>,
 }
