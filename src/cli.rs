@@ -20,13 +20,49 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
+    /// Without a subcommand, pooltop opens the console on the current kubeconfig context.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// How to reach a cluster, as kubectl takes it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnectArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Never send a write request to the cluster.
+    #[arg(long)]
+    pub readonly: bool,
+}
+
+/// How the console looks.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConsoleArgs {
+    /// Colour theme: dark, light, high-contrast, 16-colour, or a theme file's name in the
+    /// config directory's themes/ (NO_COLOR turns colour off).
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Enable mouse capture (off by default so the terminal's own selection works).
+    #[arg(long)]
+    pub mouse: bool,
+    /// Config file (default: $XDG_CONFIG_HOME/pooltop/config.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the built-in simulated cluster and show how to reach it.
+    /// Open the console on the built-in simulated hybrid cluster (started in-process).
     Demo {
         /// Starting state of the simulated cluster.
         #[arg(long, default_value = "fresh", value_parser = parse_scenario)]
@@ -34,6 +70,26 @@ pub enum Command {
         /// How many times faster than real time the simulated cluster runs.
         #[arg(long, default_value = "5", value_parser = parse_speed)]
         speed: f64,
+        /// Only serve the simulated cluster and print how to reach it, without the console.
+        #[arg(long)]
+        no_console: bool,
+    },
+    /// Print Calico IPAM usage as `calicoctl ipam show` does; exit 1 on error findings.
+    Ipam {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// Also list every block.
+        #[arg(long)]
+        show_blocks: bool,
+        /// List addresses borrowed from other nodes' blocks.
+        #[arg(long)]
+        show_borrowed: bool,
+        /// Print the effective IPAM configuration.
+        #[arg(long)]
+        show_configuration: bool,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: OutputFormat,
     },
     /// Serve the simulated cluster on loopback until interrupted, writing a kubeconfig for it.
     Sim {
@@ -54,6 +110,12 @@ pub enum Command {
         #[arg(long, default_value = "1", value_parser = parse_speed)]
         speed: f64,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
@@ -105,7 +167,7 @@ mod tests {
             listen,
             tls,
             ..
-        } = cli.command
+        } = cli.command.unwrap()
         else {
             panic!("not sim")
         };

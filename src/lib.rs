@@ -16,10 +16,14 @@
 //! Imports point one way: `sim` shares no types with the client-side modules (`model`,
 //! `cluster`, `ops`, `app`, `ui`, `record`), which arrive with the console.
 
+pub mod app;
 pub mod cli;
 pub mod cluster;
+pub mod config;
 pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod report;
 pub mod sim;
+pub mod term;
+pub mod ui;

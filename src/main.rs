@@ -9,6 +9,8 @@ use color_eyre::eyre::{Result, WrapErr};
 use pooltop::cli::{Cli, Command};
 use pooltop::sim::{self, SimConfig};
 
+mod console;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(err) = color_eyre::config::HookBuilder::default()
@@ -35,9 +37,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli));
+    // Watch tasks may still be parked on sockets; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     drop(log);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             // One line: the error and its causes, outermost first.
             let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
@@ -47,15 +51,33 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Sim {
+        None => {
+            console::run(&cli.connect, &cli.console, console::Target::Kubeconfig).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Ipam {
+            connect,
+            show_blocks,
+            show_borrowed,
+            show_configuration,
+            output,
+        }) => {
+            let options = pooltop::report::IpamReportOptions {
+                show_blocks,
+                show_borrowed,
+                show_configuration,
+            };
+            console::ipam(&connect, &options, output).await
+        }
+        Some(Command::Sim {
             scenario,
             listen,
             kubeconfig,
             tls,
             speed,
-        } => {
+        }) => {
             let path = match kubeconfig {
                 Some(path) => path,
                 None => pooltop::logging::state_dir()
@@ -72,9 +94,14 @@ async fn run(cli: Cli) -> Result<()> {
                 clock: scaled_clock(speed),
                 ..SimConfig::default()
             };
-            serve(config, &format!("kubeconfig: {}", path.display())).await
+            serve(config, &format!("kubeconfig: {}", path.display())).await?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { scenario, speed } => {
+        Some(Command::Demo {
+            scenario,
+            speed,
+            no_console,
+        }) => {
             let path = pooltop::logging::state_dir()
                 .ok_or_else(|| color_eyre::eyre::eyre!("no state directory"))?
                 .join("demo-kubeconfig.yaml");
@@ -84,6 +111,20 @@ async fn run(cli: Cli) -> Result<()> {
                 clock: scaled_clock(speed),
                 ..SimConfig::default()
             };
+            if !no_console {
+                let handle = sim::start(config)
+                    .await
+                    .wrap_err("starting the simulated cluster")?;
+                let connect = pooltop::cli::ConnectArgs {
+                    kubeconfig: Some(path),
+                    context: Some("pooltop-sim".to_string()),
+                    readonly: cli.connect.readonly,
+                };
+                let result = console::run(&connect, &cli.console, console::Target::Simulated).await;
+                handle.stop().await;
+                result?;
+                return Ok(ExitCode::SUCCESS);
+            }
             serve(
                 config,
                 &format!(
@@ -92,7 +133,8 @@ async fn run(cli: Cli) -> Result<()> {
                     path.display()
                 ),
             )
-            .await
+            .await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

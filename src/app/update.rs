@@ -1,0 +1,334 @@
+//! `update(&mut State, Msg) -> Vec<Effect>`: the whole behaviour of the console, without I/O.
+
+use std::sync::Arc;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use tui_input::backend::crossterm::EventHandler;
+
+use crate::model::ClusterSnapshot;
+use crate::model::pools;
+
+use super::keymap::{Action, Key};
+use super::state::{Derived, Item, Mode, Screen, State, View};
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Snapshot(Arc<ClusterSnapshot>),
+    Resize,
+}
+
+/// Something the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    Suspend,
+    /// Use the theme named here.
+    SetTheme(String),
+    /// Reconnect to another kubeconfig context.
+    SwitchContext(String),
+    /// Redraw everything (after a resize or a resume).
+    Redraw,
+}
+
+/// The commands of the `:` line, for completion.
+pub const COMMANDS: [&str; 8] = [
+    "pools", "nodes", "rollout", "ipam", "findings", "ctx", "theme", "quit",
+];
+
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Snapshot(snapshot) => {
+            set_snapshot(state, snapshot);
+            Vec::new()
+        }
+        Msg::Resize => vec![Effect::Redraw],
+        Msg::Key(event) if event.kind == KeyEventKind::Release => Vec::new(),
+        Msg::Key(event) => on_key(state, event),
+    }
+}
+
+fn set_snapshot(state: &mut State, snapshot: Arc<ClusterSnapshot>) {
+    if snapshot.revision != state.derived.revision || state.derived.revision == 0 {
+        state.derived = Derived::compute(&snapshot, &state.rules);
+    }
+    state.snapshot = snapshot;
+    refresh_detail(state);
+    clamp(state);
+}
+
+fn refresh_detail(state: &mut State) {
+    state.derived.detail = match &state.screen().view {
+        View::Node { name } => pools::node_detail(&state.snapshot, &state.rules, name)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+}
+
+fn on_key(state: &mut State, event: KeyEvent) -> Vec<Effect> {
+    match state.mode {
+        Mode::Filter => {
+            on_filter_key(state, event);
+            Vec::new()
+        }
+        Mode::Command => on_command_key(state, event),
+        Mode::Help => {
+            state.mode = Mode::Normal;
+            Vec::new()
+        }
+        Mode::Normal => {
+            state.message = None;
+            match state.keymap.action(Key::from_event(event)) {
+                Some(action) => act(state, action),
+                None => Vec::new(),
+            }
+        }
+    }
+}
+
+fn on_filter_key(state: &mut State, event: KeyEvent) {
+    match event.code {
+        KeyCode::Enter => state.mode = Mode::Normal,
+        KeyCode::Esc => {
+            state.mode = Mode::Normal;
+            state.input.reset();
+            state.screen_mut().filter.clear();
+        }
+        _ => {
+            state.input.handle_event(&Event::Key(event));
+            let text = state.input.value().to_string();
+            let screen = state.screen_mut();
+            screen.filter = text;
+            screen.selected = 0;
+        }
+    }
+}
+
+fn on_command_key(state: &mut State, event: KeyEvent) -> Vec<Effect> {
+    match event.code {
+        KeyCode::Esc => {
+            state.mode = Mode::Normal;
+            state.input.reset();
+            Vec::new()
+        }
+        KeyCode::Tab => {
+            if let Some(completed) = complete(state, state.input.value()) {
+                state.input = state.input.clone().with_value(completed);
+            }
+            Vec::new()
+        }
+        KeyCode::Enter => {
+            let line = state.input.value().trim().to_string();
+            state.mode = Mode::Normal;
+            state.input.reset();
+            run_command(state, &line)
+        }
+        _ => {
+            state.input.handle_event(&Event::Key(event));
+            Vec::new()
+        }
+    }
+}
+
+/// The unique completion of a partial command line, if there is one.
+pub fn complete(state: &State, line: &str) -> Option<String> {
+    let (command, argument) = match line.split_once(' ') {
+        Some((command, argument)) => (command, Some(argument)),
+        None => (line, None),
+    };
+    let unique = |candidates: Vec<&str>, prefix: &str| -> Option<String> {
+        let matching: Vec<&str> = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(prefix))
+            .collect();
+        (matching.len() == 1).then(|| matching[0].to_string())
+    };
+    match argument {
+        None => unique(COMMANDS.to_vec(), command),
+        Some(argument) => {
+            let candidates: Vec<&str> = match command {
+                "ctx" => state.contexts.iter().map(String::as_str).collect(),
+                "theme" => state.themes.iter().map(String::as_str).collect(),
+                _ => return None,
+            };
+            unique(candidates, argument).map(|done| format!("{command} {done}"))
+        }
+    }
+}
+
+/// Candidates shown under the command line as the user types.
+pub fn candidates(state: &State, line: &str) -> Vec<String> {
+    match line.split_once(' ') {
+        None => COMMANDS
+            .iter()
+            .filter(|c| c.starts_with(line))
+            .map(|c| (*c).to_string())
+            .collect(),
+        Some(("ctx", prefix)) => state
+            .contexts
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .cloned()
+            .collect(),
+        Some(("theme", prefix)) => state
+            .themes
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .cloned()
+            .collect(),
+        Some(_) => Vec::new(),
+    }
+}
+
+fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
+    let (command, argument) = match line.split_once(' ') {
+        Some((command, argument)) => (command, argument.trim()),
+        None => (line, ""),
+    };
+    let command = complete(state, command).unwrap_or_else(|| command.to_string());
+    match command.as_str() {
+        "" => Vec::new(),
+        "pools" => act(state, Action::Pools),
+        "nodes" => act(state, Action::Nodes),
+        "rollout" => act(state, Action::Rollout),
+        "ipam" => act(state, Action::Ipam),
+        "findings" => act(state, Action::Findings),
+        "quit" | "q" => vec![Effect::Quit],
+        "theme" if argument.is_empty() => act(state, Action::NextTheme),
+        "theme" => {
+            if let Some(index) = state.themes.iter().position(|t| t == argument) {
+                state.theme = index;
+                vec![Effect::SetTheme(argument.to_string())]
+            } else {
+                state.message = Some(format!(
+                    "no theme \"{argument}\" (known: {})",
+                    state.themes.join(", ")
+                ));
+                Vec::new()
+            }
+        }
+        "ctx" if argument.is_empty() => {
+            state.message = Some(format!(
+                "context {} (known: {})",
+                state.snapshot.source.context,
+                state.contexts.join(", ")
+            ));
+            Vec::new()
+        }
+        "ctx" => {
+            if state.contexts.iter().any(|c| c == argument) {
+                state.message = Some(format!("switching to context {argument}…"));
+                vec![Effect::SwitchContext(argument.to_string())]
+            } else {
+                state.message = Some(format!("no context \"{argument}\" in the kubeconfig"));
+                Vec::new()
+            }
+        }
+        other => {
+            state.message = Some(format!(
+                "unknown command \"{other}\" (try {})",
+                COMMANDS.map(|c| format!(":{c}")).join(" ")
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn act(state: &mut State, action: Action) -> Vec<Effect> {
+    let len = state.items().len();
+    let page = state.page_rows.max(1);
+    let screen = state.screen_mut();
+    match action {
+        Action::Up => screen.selected = screen.selected.saturating_sub(1),
+        Action::Down => screen.selected = (screen.selected + 1).min(len.saturating_sub(1)),
+        Action::PageUp => screen.selected = screen.selected.saturating_sub(page),
+        Action::PageDown => screen.selected = (screen.selected + page).min(len.saturating_sub(1)),
+        Action::Top => screen.selected = 0,
+        Action::Bottom => screen.selected = len.saturating_sub(1),
+        Action::Enter => enter(state),
+        Action::Back => {
+            if !state.screen().filter.is_empty() {
+                state.screen_mut().filter.clear();
+            } else if state.stack.len() > 1 {
+                state.stack.pop();
+                refresh_detail(state);
+            }
+        }
+        Action::Filter => {
+            state.mode = Mode::Filter;
+            state.input = tui_input::Input::new(state.screen().filter.clone());
+        }
+        Action::CommandLine => {
+            state.mode = Mode::Command;
+            state.input.reset();
+        }
+        Action::Help => state.mode = Mode::Help,
+        Action::Quit => return vec![Effect::Quit],
+        Action::Suspend => return vec![Effect::Suspend],
+        Action::Pools => open_root(state, View::Pools),
+        Action::Nodes => open_root(state, View::Nodes { pool: None }),
+        Action::Rollout => open_root(state, View::Rollout),
+        Action::Ipam => open_root(state, View::Ipam),
+        Action::Findings => open_root(state, View::Findings),
+        Action::NextTheme => {
+            state.theme = (state.theme + 1) % state.themes.len().max(1);
+            let name = state.theme_name().to_string();
+            state.message = Some(format!("theme {name}"));
+            return vec![Effect::SetTheme(name)];
+        }
+    }
+    Vec::new()
+}
+
+/// Top-level views replace the stack above the home view.
+fn open_root(state: &mut State, view: View) {
+    state.stack.truncate(1);
+    if view != View::Pools {
+        state.stack.push(Screen::new(view));
+    }
+    refresh_detail(state);
+}
+
+fn enter(state: &mut State) {
+    let items = state.items();
+    let Some(item) = items.get(state.screen().selected).copied() else {
+        return;
+    };
+    let next = match item {
+        Item::Pool(i) => Some(View::Nodes {
+            pool: Some(state.derived.pools[i].key.clone()),
+        }),
+        Item::Node(i) => Some(View::Node {
+            name: state.derived.nodes[i].name.clone(),
+        }),
+        Item::Rollout(r, n) => Some(View::Node {
+            name: state.derived.rollouts[r].nodes[n].node.clone(),
+        }),
+        Item::Finding(i) => match &state.derived.findings[i].subject {
+            crate::model::findings::Subject::Node(name) => Some(View::Node { name: name.clone() }),
+            crate::model::findings::Subject::Pool(key) => Some(View::Nodes {
+                pool: Some(key.clone()),
+            }),
+            _ => None,
+        },
+        Item::Block(i) => state.derived.ipam.blocks[i]
+            .owner
+            .node()
+            .map(|name| View::Node {
+                name: name.to_string(),
+            }),
+        Item::Line(_) => None,
+    };
+    if let Some(view) = next {
+        state.stack.push(Screen::new(view));
+        refresh_detail(state);
+    }
+}
+
+fn clamp(state: &mut State) {
+    let len = state.items().len();
+    let screen = state.screen_mut();
+    screen.selected = screen.selected.min(len.saturating_sub(1));
+}

@@ -1,0 +1,240 @@
+//! Rendering only: `render(frame, &State, &Theme)` draws the header (context, source, Calico API
+//! mode, freshness), the current view, and the footer (hints from the keymap, the command line,
+//! messages), with the help overlay on top. Everything drawn is read from precomputed state;
+//! nothing here does I/O or recomputes the model.
+//!
+//! Must not use: tokio, kube, I/O of any kind.
+
+pub mod ipam;
+pub mod theme;
+mod views;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::app::state::{Mode, State};
+use crate::app::update::candidates;
+use crate::model::{FeedState, Kind, SourceKind};
+
+pub use theme::{Role, Theme};
+
+/// Draws the whole console.
+pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
+    let area = frame.area();
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(frame, header, state, theme);
+    views::render_body(frame, body, state, theme);
+    render_footer(frame, footer, state, theme);
+    if state.mode == Mode::Help {
+        render_help(frame, body, state, theme);
+    }
+    if state.mode == Mode::Command {
+        render_completions(frame, body, state, theme);
+    }
+}
+
+/// Rows of the body that show list items (used for paging).
+pub fn page_rows(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(8)).max(1)
+}
+
+fn render_header(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let source = &state.snapshot.source;
+    let mut first = Vec::new();
+    first.push(Span::styled(" pooltop ", theme.style(Role::Title)));
+    match source.kind {
+        SourceKind::Simulated => {
+            first.push(Span::styled(
+                " SIMULATED CLUSTER ",
+                theme.style(Role::Simulated),
+            ));
+        }
+        SourceKind::Replay => first.push(Span::styled(" REPLAY ", theme.style(Role::Simulated))),
+        SourceKind::Live => {}
+    }
+    first.push(Span::styled(
+        format!(" ctx {} ", source.context),
+        theme.style(Role::Header),
+    ));
+    first.push(Span::styled(
+        source.server.clone(),
+        theme.style(Role::Muted),
+    ));
+    if let Some(version) = &source.server_version {
+        first.push(Span::styled(
+            format!(" {version}"),
+            theme.style(Role::Muted),
+        ));
+    }
+    if source.readonly {
+        first.push(Span::styled(" [read-only]", theme.style(Role::Warning)));
+    }
+    let view = state.screen().view.title();
+    let second = vec![
+        Span::styled(format!(" {view} "), theme.style(Role::Title)),
+        Span::styled(" │ ", theme.style(Role::Border)),
+        Span::styled(
+            state.snapshot.calico_api.describe().to_string(),
+            theme.style(Role::Text),
+        ),
+        Span::styled(" │ ", theme.style(Role::Border)),
+        freshness(state, theme),
+    ];
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}
+
+/// One span summarising the feeds: "live", or what is not.
+fn freshness<'a>(state: &State, theme: &Theme) -> Span<'a> {
+    let snapshot = &state.snapshot;
+    let mut loading = 0;
+    let mut reconnecting = Vec::new();
+    let mut forbidden = Vec::new();
+    for kind in Kind::ALL {
+        match snapshot.feed(kind).state {
+            FeedState::Loading => loading += 1,
+            FeedState::Reconnecting { .. } => reconnecting.push(kind.resource()),
+            FeedState::Forbidden { verb, resource } => forbidden.push(format!("{verb} {resource}")),
+            FeedState::Live | FeedState::NotInstalled => {}
+        }
+    }
+    if !reconnecting.is_empty() {
+        Span::styled(
+            format!("⟳ reconnecting: {}", reconnecting.join(", ")),
+            theme.style(Role::Error),
+        )
+    } else if !forbidden.is_empty() {
+        Span::styled(
+            format!("✖ forbidden: {}", forbidden.join(", ")),
+            theme.style(Role::Warning),
+        )
+    } else if loading > 0 {
+        Span::styled(
+            format!("… loading {loading} kinds"),
+            theme.style(Role::Info),
+        )
+    } else {
+        Span::styled(
+            format!("● live, rev {}", snapshot.revision),
+            theme.style(Role::Ok),
+        )
+    }
+}
+
+fn render_footer(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let line = match state.mode {
+        Mode::Command => Line::from(vec![
+            Span::styled(":", theme.style(Role::Key)),
+            Span::styled(state.input.value().to_string(), theme.style(Role::Text)),
+            Span::styled("▏", theme.style(Role::Key)),
+        ]),
+        Mode::Filter => Line::from(vec![
+            Span::styled("/", theme.style(Role::Key)),
+            Span::styled(state.input.value().to_string(), theme.style(Role::Text)),
+            Span::styled("▏ enter keep · esc clear", theme.style(Role::Muted)),
+        ]),
+        Mode::Normal | Mode::Help => {
+            if let Some(message) = &state.message {
+                Line::from(Span::styled(message.clone(), theme.style(Role::Info)))
+            } else {
+                let mut spans = Vec::new();
+                let filter = &state.screen().filter;
+                if !filter.is_empty() {
+                    spans.push(Span::styled(
+                        format!("/{filter} "),
+                        theme.style(Role::Warning),
+                    ));
+                }
+                for (key, word) in state.keymap.hints() {
+                    spans.push(Span::styled(key, theme.style(Role::Key)));
+                    spans.push(Span::styled(format!(" {word}  "), theme.style(Role::Muted)));
+                }
+                Line::from(spans)
+            }
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn render_help(frame: &mut Frame, body: Rect, state: &State, theme: &Theme) {
+    let help = state.keymap.help();
+    let width = body.width.min(72);
+    let height = body
+        .height
+        .min(u16::try_from(help.len() + 3).unwrap_or(u16::MAX));
+    let area = Rect {
+        x: body.x + (body.width - width) / 2,
+        y: body.y,
+        width,
+        height,
+    };
+    let lines: Vec<Line> = help
+        .into_iter()
+        .map(|(keys, description)| {
+            Line::from(vec![
+                Span::styled(format!("{keys:>16}  "), theme.style(Role::Key)),
+                Span::styled(description, theme.style(Role::Text)),
+            ])
+        })
+        .collect();
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style(Role::Border))
+                .title(Span::styled(
+                    " keys (any key closes) ",
+                    theme.style(Role::Title),
+                )),
+        ),
+        area,
+    );
+}
+
+fn render_completions(frame: &mut Frame, body: Rect, state: &State, theme: &Theme) {
+    let options = candidates(state, state.input.value());
+    if options.is_empty() || body.height < 3 {
+        return;
+    }
+    let shown = options.len().min(usize::from(body.height - 2));
+    let height = u16::try_from(shown).unwrap_or(1) + 2;
+    let area = Rect {
+        x: body.x,
+        y: body.y + body.height - height,
+        width: body.width.min(40),
+        height,
+    };
+    let lines: Vec<Line> = options
+        .into_iter()
+        .take(shown)
+        .map(|option| Line::from(Span::styled(option, theme.style(Role::Text))))
+        .collect();
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style(Role::Border))
+                .title(Span::styled(" tab completes ", theme.style(Role::Muted))),
+        ),
+        area,
+    );
+}
+
+/// A bordered block with a title, in theme colours.
+fn panel<'a>(title: &str, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(format!(" {title} "), theme.style(Role::Title)))
+}

@@ -1,0 +1,651 @@
+//! The body of each view: pools, nodes, node detail, rollout, findings, IPAM. Tables degrade
+//! at 80 columns by giving the last, free-text column whatever room is left.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+
+use crate::app::state::{Item, State, View};
+use crate::model::findings::Severity;
+use crate::model::pools::OsFamily;
+
+use super::{Role, Theme, panel};
+
+pub fn render_body(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    match &state.screen().view {
+        View::Pools => pools(frame, area, state, theme),
+        View::Nodes { .. } => nodes(frame, area, state, theme),
+        View::Node { name } => node(frame, area, state, theme, name),
+        View::Rollout => rollout(frame, area, state, theme),
+        View::Findings => findings(frame, area, state, theme),
+        View::Ipam => ipam(frame, area, state, theme),
+    }
+}
+
+/// Symbol and role for a severity: the symbol carries the meaning without colour.
+pub fn severity_mark(severity: Severity) -> (&'static str, Role) {
+    match severity {
+        Severity::Error => ("✖", Role::Error),
+        Severity::Warning => ("▲", Role::Warning),
+        Severity::Info => ("i", Role::Info),
+        Severity::Ok => ("✔", Role::Ok),
+    }
+}
+
+fn os_role(os: OsFamily) -> Role {
+    match os {
+        OsFamily::Windows => Role::Windows,
+        OsFamily::Linux => Role::Linux,
+        OsFamily::Other => Role::Text,
+    }
+}
+
+fn mark_cell<'a>(severity: Severity, theme: &Theme) -> Cell<'a> {
+    let (symbol, role) = severity_mark(severity);
+    Cell::from(Span::styled(symbol, theme.style(role)))
+}
+
+/// A selectable table: the header, the rows, and the cursor.
+// Each argument is one visible part of the table; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
+fn table<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    header: &[&'a str],
+    widths: &[Constraint],
+    rows: Vec<Row<'a>>,
+    selected: usize,
+    theme: &Theme,
+) {
+    let count = rows.len();
+    let header = Row::new(header.iter().map(|h| Cell::from(*h))).style(theme.style(Role::Header));
+    let empty = count == 0;
+    let widget = Table::new(rows, widths.to_vec())
+        .header(header)
+        .block(panel(&format!("{title} ({count})"), theme))
+        .row_highlight_style(theme.style(Role::Selected))
+        .highlight_symbol("▶")
+        .column_spacing(1);
+    let mut table_state = TableState::default();
+    if !empty {
+        table_state.select(Some(selected.min(count - 1)));
+    }
+    frame.render_stateful_widget(widget, area, &mut table_state);
+    if empty {
+        let inner = Rect {
+            x: area.x + 2,
+            y: area.y + 2,
+            width: area.width.saturating_sub(4),
+            height: 1,
+        };
+        if area.height > 3 {
+            frame.render_widget(
+                Paragraph::new(Span::styled("nothing to show", theme.style(Role::Muted))),
+                inner,
+            );
+        }
+    }
+}
+
+fn pools(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let d = &state.derived;
+    let rows: Vec<Row> = state
+        .items()
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Pool(i) => d.pools.get(i),
+            _ => None,
+        })
+        .map(|pool| {
+            let os = if pool.windows_build.is_empty() {
+                pool.key.os.as_str().to_string()
+            } else {
+                format!("{} {}", pool.key.os.as_str(), pool.windows_build)
+            };
+            Row::new(vec![
+                mark_cell(pool.severity, theme),
+                Cell::from(pool.key.name.clone()),
+                Cell::from(Span::styled(os, theme.style(os_role(pool.key.os)))),
+                Cell::from(format!("{}/{}", pool.ready, pool.node_count())),
+                Cell::from(if pool.cordoned > 0 {
+                    Span::styled(pool.cordoned.to_string(), theme.style(Role::Warning))
+                } else {
+                    Span::raw("0")
+                }),
+                Cell::from(pool.kubelet.display()),
+                Cell::from(pool.runtime.display()),
+                Cell::from(format!(
+                    "{}/{}",
+                    pool.workloads.running,
+                    pool.workloads.running + pool.workloads.pending + pool.workloads.failed
+                )),
+                Cell::from(pool.calico.text.clone()),
+                Cell::from(Span::styled(
+                    pool.problems.join("; "),
+                    theme.style(severity_mark(pool.severity).1),
+                )),
+            ])
+        })
+        .collect();
+    table(
+        frame,
+        area,
+        "node pools",
+        &[
+            "", "POOL", "OS", "READY", "CORDON", "KUBELET", "RUNTIME", "PODS", "CALICO", "PROBLEMS",
+        ],
+        &[
+            Constraint::Length(1),
+            Constraint::Length(12),
+            Constraint::Length(13),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Length(11),
+            Constraint::Length(30),
+            Constraint::Fill(1),
+        ],
+        rows,
+        state.screen().selected,
+        theme,
+    );
+}
+
+fn nodes(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let d = &state.derived;
+    let rows: Vec<Row> = state
+        .items()
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Node(i) => d.nodes.get(i),
+            _ => None,
+        })
+        .map(|node| {
+            let status_role = match node.ready {
+                Some(true) if !node.cordoned => Role::Ok,
+                Some(true) => Role::Warning,
+                _ => Role::Error,
+            };
+            let calico_role = match node.calico_ready {
+                Some(true) => Role::Ok,
+                Some(false) => Role::Error,
+                None => Role::Muted,
+            };
+            Row::new(vec![
+                mark_cell(node.severity, theme),
+                Cell::from(node.name.clone()),
+                Cell::from(Span::styled(node.status.clone(), theme.style(status_role))),
+                Cell::from(Span::styled(
+                    node.pool.os.as_str(),
+                    theme.style(os_role(node.pool.os)),
+                )),
+                Cell::from(node.age.clone()),
+                Cell::from(node.kubelet_version.clone()),
+                Cell::from(node.pods.to_string()),
+                Cell::from(Span::styled(node.calico.clone(), theme.style(calico_role))),
+                Cell::from(node.runtime_version.clone()),
+                Cell::from(node.internal_ip.clone()),
+            ])
+        })
+        .collect();
+    table(
+        frame,
+        area,
+        &state.screen().view.title(),
+        &[
+            "", "NAME", "STATUS", "OS", "AGE", "VERSION", "PODS", "CALICO", "RUNTIME", "IP",
+        ],
+        &[
+            Constraint::Length(1),
+            Constraint::Length(20),
+            Constraint::Length(12),
+            Constraint::Length(7),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Length(4),
+            Constraint::Length(24),
+            Constraint::Length(20),
+            Constraint::Fill(1),
+        ],
+        rows,
+        state.screen().selected,
+        theme,
+    );
+}
+
+// One screen's layout, top to bottom; splitting it would scatter the order of its sections.
+#[allow(clippy::too_many_lines)]
+fn node(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, name: &str) {
+    let Some(detail) = state.derived.detail.first() else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("node {name} is not in the cluster (any more)"),
+                theme.style(Role::Warning),
+            ))
+            .block(panel(&format!("node {name}"), theme)),
+            area,
+        );
+        return;
+    };
+    let heading =
+        |text: &str| Line::from(Span::styled(text.to_string(), theme.style(Role::Header)));
+    let text = |role: Role, value: String| Span::styled(value, theme.style(role));
+    let row = &detail.row;
+    let mut lines = vec![Line::from(vec![
+        text(Role::Title, row.name.clone()),
+        text(Role::Text, format!("  {}  pool {}  ", row.status, row.pool)),
+        text(
+            Role::Muted,
+            format!(
+                "{} · {} · {} · age {}",
+                row.kubelet_version, row.runtime_version, row.os_image, row.age
+            ),
+        ),
+    ])];
+    lines.push(heading("Conditions"));
+    for c in &detail.conditions {
+        let role = if c.problem { Role::Error } else { Role::Ok };
+        lines.push(Line::from(vec![
+            text(role, format!("  {:<20} {:<6}", c.condition_type, c.status)),
+            text(Role::Text, format!(" {:<24} ", c.reason)),
+            text(
+                Role::Muted,
+                format!("{} ({})", c.message, c.last_transition),
+            ),
+        ]));
+    }
+    lines.push(heading("Calico and kube-proxy pods"));
+    if detail.agent_pods.is_empty() {
+        lines.push(Line::from(text(
+            Role::Warning,
+            "  none on this node".to_string(),
+        )));
+    }
+    for pod in &detail.agent_pods {
+        let updated = match pod.updated {
+            Some(true) => "current revision",
+            Some(false) => "OLD revision",
+            None => "revision unknown",
+        };
+        lines.push(Line::from(vec![
+            text(Role::Text, format!("  {}/{}", pod.namespace, pod.name)),
+            text(
+                Role::Muted,
+                format!(
+                    "  {} {} restarts {}  {updated}",
+                    pod.columns.ready, pod.columns.status, pod.columns.restarts_text
+                ),
+            ),
+        ]));
+        for c in &pod.containers {
+            let role = if c.ready || c.state.starts_with("terminated: exit 0") {
+                Role::Ok
+            } else {
+                Role::Error
+            };
+            let kind = if c.init { "init " } else { "" };
+            let mut spans = vec![
+                text(role, format!("    {kind}{:<18} {}", c.name, c.state)),
+                text(Role::Muted, format!("  restarts {}", c.restarts)),
+            ];
+            if let Some(last) = &c.last_state {
+                spans.push(text(Role::Muted, format!("  last: {last}")));
+            }
+            if !c.message.is_empty() {
+                spans.push(text(Role::Warning, format!("  {}", c.message)));
+            }
+            lines.push(Line::from(spans));
+        }
+    }
+    lines.push(heading("IPAM blocks"));
+    if detail.ipam_blocks.is_empty() {
+        lines.push(Line::from(text(Role::Muted, "  none".to_string())));
+    }
+    for b in &detail.ipam_blocks {
+        lines.push(Line::from(text(
+            Role::Text,
+            format!("  {:<20} {}/{} in use", b.cidr, b.used, b.capacity),
+        )));
+    }
+    lines.push(heading("Taints"));
+    for t in &detail.taints {
+        lines.push(Line::from(text(Role::Text, format!("  {t}"))));
+    }
+    lines.push(heading("Addresses"));
+    for (kind, address) in &detail.addresses {
+        lines.push(Line::from(text(
+            Role::Text,
+            format!("  {kind:<12} {address}"),
+        )));
+    }
+    lines.push(heading("Recent events"));
+    for e in &detail.events {
+        let role = if e.event_type == "Warning" {
+            Role::Warning
+        } else {
+            Role::Muted
+        };
+        lines.push(Line::from(vec![
+            text(Role::Muted, format!("  {:>5} ", e.age)),
+            text(role, format!("{:<24} ", e.reason)),
+            text(Role::Text, format!("{} {}", e.object, e.message)),
+        ]));
+    }
+    lines.push(heading("Labels"));
+    for (key, value) in &detail.labels {
+        lines.push(Line::from(text(Role::Muted, format!("  {key}={value}"))));
+    }
+    let scroll = u16::try_from(state.screen().selected).unwrap_or(u16::MAX);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(panel(&format!("node {name}"), theme)),
+        area,
+    );
+}
+
+// One screen's layout, top to bottom; splitting it would scatter the order of its sections.
+#[allow(clippy::too_many_lines)]
+fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let d = &state.derived;
+    let mut summary: Vec<Line> = Vec::new();
+    for r in &d.rollouts {
+        let (symbol, role) = severity_mark(r.severity);
+        let c = &r.counters;
+        summary.push(Line::from(vec![
+            Span::styled(format!("{symbol} "), theme.style(role)),
+            Span::styled(
+                format!("{:<20}", r.target.name()),
+                theme.style(Role::Header),
+            ),
+            Span::styled(
+                format!(
+                    " desired {} current {} updated {} ready {} available {}  ",
+                    c.desired, c.current, c.updated, c.ready, c.available
+                ),
+                theme.style(Role::Text),
+            ),
+            Span::styled(r.kubectl.message.clone(), theme.style(role)),
+        ]));
+        let pools: Vec<String> = r
+            .pools
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}/{} ready {} updated",
+                    p.pool, p.ready, p.desired, p.updated
+                )
+            })
+            .collect();
+        if !pools.is_empty() {
+            summary.push(Line::from(Span::styled(
+                format!("    {}", pools.join(" · ")),
+                theme.style(Role::Muted),
+            )));
+        }
+    }
+    let tigera: Vec<String> = d
+        .tigera
+        .iter()
+        .map(|t| {
+            let state = if t.degraded == "True" {
+                "Degraded"
+            } else if t.available == "True" {
+                "Available"
+            } else if t.progressing == "True" {
+                "Progressing"
+            } else {
+                "unknown"
+            };
+            format!("{} {state}", t.name)
+        })
+        .collect();
+    summary.push(Line::from(Span::styled(
+        format!(
+            "TigeraStatus: {}",
+            if tigera.is_empty() {
+                "none".to_string()
+            } else {
+                tigera.join(" · ")
+            }
+        ),
+        theme.style(Role::Muted),
+    )));
+    for t in d.tigera.iter().filter(|t| !t.message.is_empty()) {
+        let (_, role) = severity_mark(t.severity);
+        summary.push(Line::from(Span::styled(
+            format!("  {}: {}", t.name, t.message),
+            theme.style(role),
+        )));
+    }
+    let height = u16::try_from(summary.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height / 2);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(height), Constraint::Min(3)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(summary)
+            .wrap(Wrap { trim: true })
+            .block(panel("Calico DaemonSets", theme)),
+        top,
+    );
+    let rows: Vec<Row> = state
+        .items()
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Rollout(r, n) => d
+                .rollouts
+                .get(r)
+                .and_then(|ro| ro.nodes.get(n).map(|x| (ro, x))),
+            _ => None,
+        })
+        .map(|(ro, n)| {
+            let event = n
+                .event
+                .as_ref()
+                .map(|e| format!(" · {} {}: {}", e.age, e.reason, e.message))
+                .unwrap_or_default();
+            Row::new(vec![
+                mark_cell(n.severity, theme),
+                Cell::from(n.node.clone()),
+                Cell::from(ro.target.name()),
+                Cell::from(Span::styled(
+                    n.status.clone(),
+                    theme.style(severity_mark(n.severity).1),
+                )),
+                Cell::from(format!("{}{event}", n.explanation)),
+            ])
+        })
+        .collect();
+    table(
+        frame,
+        bottom,
+        "nodes not done",
+        &["", "NODE", "DAEMONSET", "STATUS", "WHY"],
+        &[
+            Constraint::Length(1),
+            Constraint::Length(20),
+            Constraint::Length(19),
+            Constraint::Length(24),
+            Constraint::Fill(1),
+        ],
+        rows,
+        state.screen().selected,
+        theme,
+    );
+}
+
+fn findings(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let d = &state.derived;
+    let rows: Vec<Row> = state
+        .items()
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Finding(i) => d.findings.get(i),
+            _ => None,
+        })
+        .map(|f| {
+            let (symbol, role) = severity_mark(f.severity);
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    format!("{symbol} {}", f.severity),
+                    theme.style(role),
+                )),
+                Cell::from(f.subject.to_string()),
+                Cell::from(f.line()),
+            ])
+        })
+        .collect();
+    table(
+        frame,
+        area,
+        "findings",
+        &["SEVERITY", "SUBJECT", "WHAT AND WHY"],
+        &[
+            Constraint::Length(9),
+            Constraint::Length(28),
+            Constraint::Fill(1),
+        ],
+        rows,
+        state.screen().selected,
+        theme,
+    );
+}
+
+// One screen's layout, top to bottom; splitting it would scatter the order of its sections.
+#[allow(clippy::too_many_lines)]
+fn ipam(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let model = &state.derived.ipam;
+    let config = &model.config;
+    let mut summary = vec![Line::from(vec![
+        Span::styled("IPAM config ", theme.style(Role::Header)),
+        Span::styled(
+            format!(
+                "strictAffinity {} · autoAllocateBlocks {} · maxBlocksPerHost {} · {}",
+                config.spec.strict_affinity,
+                config.spec.auto_allocate_blocks,
+                config.max_blocks_label(),
+                config.source_label()
+            ),
+            theme.style(Role::Text),
+        ),
+    ])];
+    for pool in &model.pools {
+        let used = pool.in_use as f64;
+        let percent = if pool.total > 0.0 {
+            100.0 * used / pool.total
+        } else {
+            0.0
+        };
+        summary.push(Line::from(Span::styled(
+            format!(
+                "pool {} {} /{} blocks · {} of {} addresses in use ({percent:.0}%) · {} of {} blocks claimed{}",
+                pool.name,
+                pool.cidr,
+                pool.block_size,
+                pool.in_use,
+                pool.total,
+                pool.blocks.len(),
+                pool.block_slots,
+                if pool.disabled { " · disabled" } else { "" }
+            ),
+            theme.style(Role::Text),
+        )));
+    }
+    if model.borrowed.is_empty() {
+        summary.push(Line::from(Span::styled(
+            "no borrowed addresses",
+            theme.style(Role::Muted),
+        )));
+    } else {
+        summary.push(Line::from(Span::styled(
+            format!("⇄ {} borrowed addresses", model.borrowed.len()),
+            theme.style(Role::Borrowed),
+        )));
+    }
+    for f in &model.findings {
+        let (symbol, role) = severity_mark(f.severity);
+        summary.push(Line::from(Span::styled(
+            format!("{symbol} {}: {}", f.subject, f.message),
+            theme.style(role),
+        )));
+    }
+    let height = u16::try_from(summary.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height / 2);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(height), Constraint::Min(3)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(summary)
+            .wrap(Wrap { trim: true })
+            .block(panel("Calico IPAM", theme)),
+        top,
+    );
+    let rows: Vec<Row> = state
+        .items()
+        .into_iter()
+        .filter_map(|item| match item {
+            Item::Block(i) => model.blocks.get(i),
+            _ => None,
+        })
+        .map(|b| {
+            let role = b.owner_os.map_or(Role::Orphaned, os_role);
+            let mut marks = String::new();
+            if b.borrowed > 0 {
+                marks.push('⇄');
+                marks.push_str(&b.borrowed.to_string());
+                marks.push(' ');
+            }
+            if b.pool.is_none() {
+                marks.push_str("orphaned ");
+            }
+            if b.owner_missing {
+                marks.push_str("owner gone ");
+            }
+            let fill = if b.capacity == 0 {
+                0.0
+            } else {
+                b.in_use as f64 / b.capacity as f64
+            };
+            Row::new(vec![
+                Cell::from(b.cidr.clone()),
+                Cell::from(Span::styled(b.owner_label.clone(), theme.style(role))),
+                Cell::from(b.owner_pool.clone().unwrap_or_default()),
+                Cell::from(format!("{}/{}", b.in_use, b.capacity)),
+                Cell::from(Span::styled(bar(fill, 10), theme.style(role))),
+                Cell::from(b.windows_reserved.to_string()),
+                Cell::from(Span::styled(marks, theme.style(Role::Borrowed))),
+            ])
+        })
+        .collect();
+    table(
+        frame,
+        bottom,
+        "blocks",
+        &["BLOCK", "OWNER", "POOL", "USED", "FILL", "WINRSV", "MARKS"],
+        &[
+            Constraint::Length(18),
+            Constraint::Length(26),
+            Constraint::Length(10),
+            Constraint::Length(7),
+            Constraint::Length(10),
+            Constraint::Length(6),
+            Constraint::Fill(1),
+        ],
+        rows,
+        state.screen().selected,
+        theme,
+    );
+}
+
+/// A usage bar that reads without colour: `█████░░░░░`.
+fn bar(fraction: f64, width: usize) -> String {
+    let fraction = fraction.clamp(0.0, 1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let full = (fraction * width as f64).round() as usize;
+    format!("{}{}", "█".repeat(full), "░".repeat(width - full))
+}
