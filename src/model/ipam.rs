@@ -14,6 +14,7 @@ pub mod grid;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Node;
@@ -210,9 +211,44 @@ pub struct BlockUsage {
     pub borrowed: u32,
     /// Allocated ordinals, ascending.
     pub allocations: Vec<Allocation>,
+    /// The block object, whose attributes the allocations point into.
+    #[serde(skip)]
+    pub source: Arc<IpamBlock>,
 }
 
 impl BlockUsage {
+    pub fn attribute(&self, allocation: &Allocation) -> Option<&AllocationAttribute> {
+        let index = usize::try_from(allocation.attribute?).ok()?;
+        self.source.spec.attributes.get(index)
+    }
+
+    /// A `secondary` attribute of an allocation (`node`, `pod`, `namespace`, `type`, …).
+    pub fn secondary(&self, allocation: &Allocation, key: &str) -> Option<&str> {
+        self.attribute(allocation)?
+            .secondary
+            .get(key)
+            .map(String::as_str)
+    }
+
+    pub fn handle(&self, allocation: &Allocation) -> Option<&str> {
+        self.attribute(allocation)?.handle_id.as_deref()
+    }
+
+    /// The node that asked for the address.
+    pub fn node_of(&self, allocation: &Allocation) -> Option<&str> {
+        self.secondary(allocation, "node")
+    }
+
+    /// The pod (or KubeVirt VM instance) holding the address.
+    pub fn pod_of(&self, allocation: &Allocation) -> Option<&str> {
+        self.secondary(allocation, "pod")
+            .or_else(|| self.secondary(allocation, "vmi-name"))
+    }
+
+    pub fn namespace_of(&self, allocation: &Allocation) -> Option<&str> {
+        self.secondary(allocation, "namespace")
+    }
+
     pub fn free(&self) -> u64 {
         self.capacity.saturating_sub(self.in_use)
     }
@@ -230,19 +266,25 @@ impl BlockUsage {
     }
 }
 
-/// One allocated address of a block.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One allocated address of a block. Its handle, node, pod and namespace stay in the block's
+/// attributes (read them through [`BlockUsage::handle`], [`BlockUsage::node_of`], …): copying
+/// them for every address of a large cluster would dominate the cost of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Allocation {
     pub ordinal: u32,
-    pub ip: String,
+    /// `None` when the block's CIDR does not parse.
+    pub ip: Option<IpAddr>,
     pub kind: AllocationKind,
-    pub handle: Option<String>,
-    /// `secondary.node`: the node that asked for the address.
-    pub node: Option<String>,
-    pub pod: Option<String>,
-    pub namespace: Option<String>,
-    /// `node` is present and differs from the block owner.
+    /// Index into the block's `attributes`.
+    pub attribute: Option<u32>,
+    /// The allocation names a node and it differs from the block owner.
     pub borrowed: bool,
+}
+
+impl Allocation {
+    pub fn ip_text(&self) -> String {
+        self.ip.map_or_else(String::new, |ip| ip.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -400,7 +442,7 @@ impl IpamModel {
                 None => model.orphaned_blocks.push(index),
             }
             for allocation in &usage.allocations {
-                match &allocation.node {
+                match usage.node_of(allocation) {
                     None => model.allocations_without_node += 1,
                     Some(node) if allocation.borrowed => {
                         model.borrowed.push(borrowed_row(
@@ -558,7 +600,7 @@ fn owner_label(affinity: Option<&str>) -> String {
     }
 }
 
-fn block_usage(block: &IpamBlock, nodes: &HashMap<&str, &Node>) -> BlockUsage {
+fn block_usage(block: &Arc<IpamBlock>, nodes: &HashMap<&str, &Node>) -> BlockUsage {
     let spec = &block.spec;
     let network = spec
         .cidr
@@ -588,6 +630,7 @@ fn block_usage(block: &IpamBlock, nodes: &HashMap<&str, &Node>) -> BlockUsage {
         owner_label,
         capacity,
         in_use: capacity.saturating_sub(unallocated),
+        source: Arc::clone(block),
         ..BlockUsage::default()
     };
     for (ordinal, slot) in spec.allocations.iter().enumerate() {
@@ -598,7 +641,13 @@ fn block_usage(block: &IpamBlock, nodes: &HashMap<&str, &Node>) -> BlockUsage {
         let attribute = usize::try_from(*attribute_index)
             .ok()
             .and_then(|i| spec.attributes.get(i));
-        let allocation = allocation(ordinal, network, attribute, &usage.owner_label);
+        let allocation = allocation(
+            ordinal,
+            network,
+            attribute.map(|_| *attribute_index),
+            attribute,
+            &usage.owner_label,
+        );
         match allocation.kind {
             AllocationKind::WindowsReserved => usage.windows_reserved += 1,
             AllocationKind::Tunnel(_) => usage.tunnel_addresses += 1,
@@ -615,13 +664,14 @@ fn block_usage(block: &IpamBlock, nodes: &HashMap<&str, &Node>) -> BlockUsage {
 fn allocation(
     ordinal: u32,
     network: Option<IpNet>,
+    attribute_index: Option<u32>,
     attribute: Option<&AllocationAttribute>,
     owner_label: &str,
 ) -> Allocation {
     let empty = BTreeMap::new();
     let secondary = attribute.map_or(&empty, |a| &a.secondary);
-    let handle = attribute.and_then(|a| a.handle_id.clone());
-    let kind = if handle.as_deref() == Some(WINDOWS_RESERVED_HANDLE) {
+    let handle = attribute.and_then(|a| a.handle_id.as_deref());
+    let kind = if handle == Some(WINDOWS_RESERVED_HANDLE) {
         AllocationKind::WindowsReserved
     } else if secondary.contains_key("vmi-name") {
         AllocationKind::Vmi
@@ -632,19 +682,14 @@ fn allocation(
     } else {
         AllocationKind::Other(secondary.get("service").cloned().unwrap_or_default())
     };
-    let node = secondary.get("node").cloned();
-    let borrowed = node.as_deref().is_some_and(|node| node != owner_label);
+    let borrowed = secondary
+        .get("node")
+        .is_some_and(|node| node != owner_label);
     Allocation {
         ordinal,
-        ip: network.map_or_else(String::new, |net| ordinal_ip(net, ordinal).to_string()),
+        ip: network.map(|net| ordinal_ip(net, ordinal)),
         kind,
-        handle,
-        pod: secondary
-            .get("pod")
-            .or_else(|| secondary.get("vmi-name"))
-            .cloned(),
-        namespace: secondary.get("namespace").cloned(),
-        node,
+        attribute: attribute_index,
         borrowed,
     }
 }
@@ -668,16 +713,11 @@ fn borrowed_row(
     node: &str,
     nodes: &HashMap<&str, &Node>,
 ) -> BorrowedAddress {
-    let namespace = allocation.namespace.clone().unwrap_or_default();
+    let namespace = block.namespace_of(allocation).unwrap_or_default();
+    let pod = block.pod_of(allocation).unwrap_or_default();
     let (kind, allocated_to) = match &allocation.kind {
-        AllocationKind::Vmi => (
-            "vmi".to_string(),
-            format!("{namespace}/{}", allocation.pod.clone().unwrap_or_default()),
-        ),
-        AllocationKind::Pod => (
-            "pod".to_string(),
-            format!("{namespace}/{}", allocation.pod.clone().unwrap_or_default()),
-        ),
+        AllocationKind::Vmi => ("vmi".to_string(), format!("{namespace}/{pod}")),
+        AllocationKind::Pod => ("pod".to_string(), format!("{namespace}/{pod}")),
         AllocationKind::Tunnel(kind) => (kind.clone(), String::new()),
         AllocationKind::WindowsReserved | AllocationKind::Other(_) => {
             (String::new(), String::new())
@@ -687,7 +727,7 @@ fn borrowed_row(
         .get(node)
         .is_some_and(|n| OsFamily::of(n) == OsFamily::Windows);
     BorrowedAddress {
-        ip: allocation.ip.clone(),
+        ip: allocation.ip_text(),
         borrowing_node: node.to_string(),
         block: block.cidr.clone(),
         block_owner: block.owner_label.clone(),
@@ -710,7 +750,7 @@ fn node_summaries(model: &IpamModel, nodes: &HashMap<&str, &Node>) -> Vec<NodeIp
             summary.lent += block.borrowed;
         }
         for allocation in block.allocations.iter().filter(|a| a.borrowed) {
-            if let Some(node) = &allocation.node {
+            if let Some(node) = block.node_of(allocation) {
                 node_entry(&mut summaries, node, nodes, linux_cap).borrowing += 1;
             }
         }

@@ -155,17 +155,20 @@ fn block_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<I
             ),
         ));
     }
-    for block in &model.blocks {
+    let windows_blocks: HashSet<usize> = model
+        .borrowed
+        .iter()
+        .filter(|row| row.windows_involved)
+        .map(|row| row.block_index)
+        .collect();
+    for (index, block) in model.blocks.iter().enumerate() {
         let borrowers: BTreeSet<&str> = block
             .allocations
             .iter()
             .filter(|a| a.borrowed)
-            .filter_map(|a| a.node.as_deref())
+            .filter_map(|a| block.node_of(a))
             .collect();
-        let windows_borrower = model
-            .borrowed
-            .iter()
-            .any(|row| row.block == block.cidr && row.windows_involved);
+        let windows_borrower = windows_blocks.contains(&index);
         let severity = if windows_borrower
             || block.owner_os == Some(OsFamily::Windows) && !borrowers.is_empty()
         {
@@ -263,8 +266,7 @@ fn handle_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<
     let in_blocks: HashSet<String> = model
         .blocks
         .iter()
-        .flat_map(|b| b.allocations.iter())
-        .filter_map(|a| a.handle.as_deref())
+        .flat_map(|b| b.allocations.iter().filter_map(|a| b.handle(a)))
         .filter(|h| *h != WINDOWS_RESERVED_HANDLE)
         .map(str::to_lowercase)
         .collect();
@@ -352,11 +354,13 @@ fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<Ipa
             if allocation.kind != super::AllocationKind::Pod {
                 continue;
             }
-            let (Some(namespace), Some(pod)) = (&allocation.namespace, &allocation.pod) else {
+            let (Some(namespace), Some(pod)) =
+                (block.namespace_of(allocation), block.pod_of(allocation))
+            else {
                 continue;
             };
-            if !pods.contains(&(namespace.as_str(), pod.as_str())) {
-                leaked.push(format!("{} ({namespace}/{pod})", allocation.ip));
+            if !pods.contains(&(namespace, pod)) {
+                leaked.push(format!("{} ({namespace}/{pod})", allocation.ip_text()));
             }
         }
     }

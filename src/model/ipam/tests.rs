@@ -59,12 +59,12 @@ fn pool_and_block_numbers_are_calicoctls() {
     assert_eq!(pool.blocks, vec![0, 1]);
     // Pod allocations carry pod, namespace, node and handle; the first pod is at ordinal 3.
     let first_pod = &windows.allocations[3];
-    assert_eq!(first_pod.ip, "10.0.0.3");
-    assert_eq!(first_pod.pod.as_deref(), Some("iis-0"));
-    assert_eq!(first_pod.namespace.as_deref(), Some("default"));
-    assert_eq!(first_pod.node.as_deref(), Some("win-1"));
+    assert_eq!(first_pod.ip_text(), "10.0.0.3");
+    assert_eq!(windows.pod_of(first_pod), Some("iis-0"));
+    assert_eq!(windows.namespace_of(first_pod), Some("default"));
+    assert_eq!(windows.node_of(first_pod), Some("win-1"));
     assert_eq!(
-        first_pod.handle.as_deref(),
+        windows.handle(first_pod),
         Some("k8s-pod-network.default-iis-0")
     );
     assert!(model.borrowed.is_empty());
@@ -390,7 +390,7 @@ fn ipv6_pool_totals_are_floats() {
     assert_eq!(pool.block_size, 122);
     assert_eq!(pool.block_slots, 1u128 << 74);
     assert_eq!(pool.in_use, 2);
-    assert_eq!(model.blocks[0].allocations[0].ip, "fd00:10::41");
+    assert_eq!(model.blocks[0].allocations[0].ip_text(), "fd00:10::41");
 }
 
 #[test]

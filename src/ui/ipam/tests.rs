@@ -1,0 +1,193 @@
+//! The IPAM view on `TestBackend` at 120x40 and 80x24, as insta snapshots, from fixture
+//! snapshots; plus the glyph rules and the zoom/cursor state.
+#![allow(clippy::unwrap_used)]
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::*;
+use crate::model::ipam::fixtures::{BlockFixture, ClusterFixture};
+
+/// A /22 pool of /26 blocks (16 slots): two Windows blocks, two Linux blocks (one lending an
+/// address to the other Linux node), an unowned block; strictAffinity off with Windows nodes.
+fn hybrid_view() -> IpamView {
+    let snapshot = ClusterFixture::new()
+        .node("aks-npwin-00000000", OsFamily::Windows, "npwin")
+        .node("aks-npwin-00000001", OsFamily::Windows, "npwin")
+        .node("aks-nplinux-00000000", OsFamily::Linux, "nplinux")
+        .node("aks-nplinux-00000001", OsFamily::Linux, "nplinux")
+        .pool("default-ipv4-ippool", "10.244.0.0/22", 26)
+        .block(
+            BlockFixture::new("10.244.0.0/26")
+                .owner("aks-npwin-00000000")
+                .windows_reserved()
+                .pods(3, 52, "aks-npwin-00000000", "iis"),
+        )
+        .block(
+            BlockFixture::new("10.244.0.64/26")
+                .owner("aks-npwin-00000001")
+                .windows_reserved()
+                .pods(3, 6, "aks-npwin-00000001", "legacy"),
+        )
+        .block(
+            BlockFixture::new("10.244.1.0/26")
+                .owner("aks-nplinux-00000000")
+                .tunnel(0, "aks-nplinux-00000000", "vxlanTunnelAddress")
+                .pods(1, 30, "aks-nplinux-00000000", "web")
+                .pod(40, "aks-nplinux-00000001", "shop", "cart-7d9f"),
+        )
+        .block(
+            BlockFixture::new("10.244.1.64/26")
+                .owner("aks-nplinux-00000001")
+                .tunnel(0, "aks-nplinux-00000001", "vxlanTunnelAddress")
+                .pods(1, 12, "aks-nplinux-00000001", "api"),
+        )
+        .block(BlockFixture::new("10.244.3.192/26").pods(0, 2, "aks-nplinux-00000000", "old"))
+        .strict(false)
+        .build();
+    IpamView::from_snapshot(&snapshot)
+}
+
+fn draw(
+    width: u16,
+    height: u16,
+    state: &IpamViewState,
+    view: &IpamView,
+    theme: &IpamTheme,
+) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| render(frame, frame.area(), state, view, theme))
+        .unwrap();
+    format!("{}", terminal.backend())
+}
+
+#[test]
+fn map_120x40_with_a_windows_block_selected() {
+    let view = hybrid_view();
+    let state = IpamViewState {
+        zoom: Some(0),
+        cursor: 0,
+        ..IpamViewState::default()
+    };
+    insta::assert_snapshot!(draw(120, 40, &state, &view, &IpamTheme::default()));
+}
+
+#[test]
+fn map_80x24_with_the_lending_linux_block_selected() {
+    let view = hybrid_view();
+    // 10.244.1.0/26 is slot 4 of the /22.
+    let state = IpamViewState {
+        zoom: Some(0),
+        cursor: 4,
+        ..IpamViewState::default()
+    };
+    insta::assert_snapshot!(draw(80, 24, &state, &view, &IpamTheme::plain()));
+}
+
+#[test]
+fn lists_at_both_sizes() {
+    let view = hybrid_view();
+    let nodes = IpamViewState {
+        mode: IpamMode::Nodes,
+        ..IpamViewState::default()
+    };
+    insta::assert_snapshot!(
+        "nodes_120x40",
+        draw(120, 40, &nodes, &view, &IpamTheme::plain())
+    );
+    let borrowed = IpamViewState {
+        mode: IpamMode::Borrowed,
+        ..IpamViewState::default()
+    };
+    insta::assert_snapshot!(
+        "borrowed_80x24",
+        draw(80, 24, &borrowed, &view, &IpamTheme::plain())
+    );
+}
+
+#[test]
+fn a_slash_12_pool_zooms_out_to_fit() {
+    let snapshot = ClusterFixture::new()
+        .node("lin-1", OsFamily::Linux, "np")
+        .pool("big", "10.16.0.0/12", 26)
+        .block(
+            BlockFixture::new("10.16.0.0/26")
+                .owner("lin-1")
+                .pods(0, 40, "lin-1", "a"),
+        )
+        .block(
+            BlockFixture::new("10.31.255.192/26")
+                .owner("lin-1")
+                .pods(0, 64, "lin-1", "b"),
+        )
+        .strict(true)
+        .build();
+    let view = IpamView::from_snapshot(&snapshot);
+    let screen = draw(
+        80,
+        24,
+        &IpamViewState::default(),
+        &view,
+        &IpamTheme::plain(),
+    );
+    insta::assert_snapshot!("slash12_80x24", screen);
+}
+
+#[test]
+fn glyphs_carry_meaning_without_colour() {
+    let cell = |usage: f32, borrowed: bool, orphaned: bool| GridCell {
+        claimed: 1,
+        usage,
+        borrowed,
+        orphaned,
+        ..GridCell::default()
+    };
+    assert_eq!(cell_glyph(&GridCell::default()), "·");
+    assert_eq!(cell_glyph(&cell(0.1, false, false)), "░");
+    assert_eq!(cell_glyph(&cell(0.3, false, false)), "▒");
+    assert_eq!(cell_glyph(&cell(0.6, false, false)), "▓");
+    assert_eq!(cell_glyph(&cell(1.0, false, false)), "█");
+    assert_eq!(cell_glyph(&cell(0.5, true, false)), "*");
+    assert_eq!(cell_glyph(&cell(0.5, true, true)), "?");
+}
+
+#[test]
+fn zoom_keeps_the_selection_and_stops_at_the_ends() {
+    let view = hybrid_view();
+    let mut state = IpamViewState {
+        zoom: Some(0),
+        cursor: 5,
+        ..IpamViewState::default()
+    };
+    state.zoom_out(&view, 0);
+    assert_eq!((state.zoom, state.cursor), (Some(1), 2));
+    state.zoom_in(0);
+    assert_eq!((state.zoom, state.cursor), (Some(0), 4));
+    state.zoom_in(0);
+    assert_eq!(state.zoom, Some(0));
+    // 16 slots: levels 0..=4.
+    for _ in 0..10 {
+        state.zoom_out(&view, 0);
+    }
+    assert_eq!((state.zoom, state.cursor), (Some(4), 0));
+    state.move_cursor(-3, 16);
+    assert_eq!(state.cursor, 0);
+    state.move_cursor(40, 16);
+    assert_eq!(state.cursor, 15);
+    state.move_rows(-1, 8, 16);
+    assert_eq!(state.cursor, 7);
+}
+
+#[test]
+fn rows_are_aligned_power_of_two_ranges() {
+    // 16 cells: 8 columns x 2 rows (8 * 8 >= 32); 16,384 cells in 78 columns: 64 per row.
+    assert_eq!(grid_columns(16, 78), 8);
+    assert_eq!(grid_columns(16_384, 78), 64);
+    assert_eq!(grid_columns(1, 78), 2);
+    assert_eq!(grid_columns(8, 3), 2);
+    assert_eq!(
+        row_address("10.244.0.0/22".parse().unwrap(), 1, 8 * 64),
+        "10.244.2.0"
+    );
+}
