@@ -319,6 +319,77 @@ fn row_address(pool: ipnet::IpNet, row: usize, addresses_per_row: u128) -> Strin
     }
 }
 
+fn split_side(area: Rect) -> [Rect; 2] {
+    let side_width = if area.width >= 110 { 40 } else { 30 };
+    Layout::horizontal([Constraint::Min(20), Constraint::Length(side_width)]).areas(area)
+}
+
+/// Where the map's parts go inside the map panel.
+struct MapLayout {
+    frame: Rect,
+    details: Rect,
+    status: Rect,
+    gutter: Rect,
+    cells: Rect,
+}
+
+fn map_layout(main: Rect, network: Option<ipnet::IpNet>) -> MapLayout {
+    let details_height = (main.height / 3).clamp(5, 12);
+    let [frame, details] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(details_height)]).areas(main);
+    let inner = Block::default().borders(Borders::ALL).inner(frame);
+    let [status, grid_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    let gutter = match network {
+        Some(ipnet::IpNet::V4(_)) if grid_area.width >= 40 => 16,
+        Some(ipnet::IpNet::V6(_)) if grid_area.width >= 72 => 40,
+        _ => 0,
+    };
+    let [gutter, cells] =
+        Layout::horizontal([Constraint::Length(gutter), Constraint::Min(1)]).areas(grid_area);
+    MapLayout {
+        frame,
+        details,
+        status,
+        gutter,
+        cells,
+    }
+}
+
+/// The map's shape for key handling, computed as [`render`] lays it out in `area`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapGeometry {
+    /// The zoom level that fits the whole pool (what `zoom: None` shows).
+    pub fitted: usize,
+    /// The level shown now.
+    pub level: usize,
+    /// Cells per map row at that level.
+    pub columns: usize,
+    /// Cells at that level.
+    pub cells: usize,
+}
+
+/// The map geometry of the selected pool when the view is drawn into `area`; `None` without
+/// a pool. Feed it to [`IpamViewState::zoom_in`], [`IpamViewState::move_rows`], ….
+pub fn map_geometry(area: Rect, state: &IpamViewState, view: &IpamView) -> Option<MapGeometry> {
+    let grid = view.map.pools.get(state.pool)?;
+    let network = view.model.pools.get(grid.pool)?.network;
+    let [main, _] = split_side(area);
+    let cells_area = map_layout(main, network).cells;
+    let fitted = fitted_level(grid, cells_area.width, cells_area.height);
+    let level = state
+        .zoom
+        .unwrap_or(fitted)
+        .min(grid.levels.len().saturating_sub(1));
+    let cells = grid.levels.get(level).map_or(0, |l| l.cells.len());
+    Some(MapGeometry {
+        fitted,
+        level,
+        columns: grid_columns(cells, usize::from(cells_area.width)),
+        cells,
+    })
+}
+
 /// Draws the view into `area`.
 pub fn render(
     frame: &mut Frame<'_>,
@@ -327,9 +398,7 @@ pub fn render(
     view: &IpamView,
     theme: &IpamTheme,
 ) {
-    let side_width = if area.width >= 110 { 40 } else { 30 };
-    let [main, side] =
-        Layout::horizontal([Constraint::Min(20), Constraint::Length(side_width)]).areas(area);
+    let [main, side] = split_side(area);
     match state.mode {
         IpamMode::Map => render_map(frame, main, state, view, theme),
         IpamMode::Pools | IpamMode::Nodes | IpamMode::Borrowed => {
@@ -362,9 +431,7 @@ fn render_map(
         return;
     };
     let pool = &view.model.pools[grid.pool];
-    let details_height = (area.height / 3).clamp(5, 12);
-    let [map_area, details_area] =
-        Layout::vertical([Constraint::Min(4), Constraint::Length(details_height)]).areas(area);
+    let layout = map_layout(area, pool.network);
     let title = format!(
         " {} {} /{} {} {}{} ",
         pool.name,
@@ -378,21 +445,11 @@ fn render_map(
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Line::styled(title, theme.title));
-    let inner = block.inner(map_area);
-    frame.render_widget(block, map_area);
-    if inner.height < 2 || inner.width < 4 {
+    frame.render_widget(block, layout.frame);
+    let (status_area, gutter_area, cells_area) = (layout.status, layout.gutter, layout.cells);
+    if cells_area.height == 0 || cells_area.width == 0 {
         return;
     }
-    let [status_area, grid_area] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
-    // A gutter with each row's first address, when there is room for it.
-    let gutter = match pool.network {
-        Some(ipnet::IpNet::V4(_)) if grid_area.width >= 40 => 16,
-        Some(ipnet::IpNet::V6(_)) if grid_area.width >= 72 => 40,
-        _ => 0,
-    };
-    let [gutter_area, cells_area] =
-        Layout::horizontal([Constraint::Length(gutter), Constraint::Min(1)]).areas(grid_area);
     let fitted = fitted_level(grid, cells_area.width, cells_area.height);
     let level_index = state.zoom.unwrap_or(fitted).min(grid.levels.len() - 1);
     let level = &grid.levels[level_index];
@@ -430,7 +487,7 @@ fn render_map(
         .saturating_mul(per_cell)
         .saturating_mul(u128::from(grid.block_capacity));
     let buffer = frame.buffer_mut();
-    if let (Some(network), true) = (pool.network, gutter > 0) {
+    if let (Some(network), true) = (pool.network, gutter_area.width > 0) {
         for row in 0..rows_shown.min(total_rows.saturating_sub(first_row)) {
             let y = gutter_area.y + u16::try_from(row).unwrap_or(0);
             buffer.set_string(
@@ -457,7 +514,15 @@ fn render_map(
         }
         buffer.set_string(x, y, cell_glyph(cell), style);
     }
-    panels::render_details(frame, details_area, view, grid, level_index, cursor, theme);
+    panels::render_details(
+        frame,
+        layout.details,
+        view,
+        grid,
+        level_index,
+        cursor,
+        theme,
+    );
 }
 
 /// A one-line legend of glyphs, for the footer or help.

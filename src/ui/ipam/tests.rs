@@ -191,3 +191,20 @@ fn rows_are_aligned_power_of_two_ranges() {
         "10.244.2.0"
     );
 }
+
+#[test]
+fn geometry_matches_what_render_draws() {
+    let view = hybrid_view();
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let geometry = map_geometry(area, &IpamViewState::default(), &view).unwrap();
+    // 16 slots fit at one block per cell, 8 per row (the snapshot above shows two rows of 8).
+    assert_eq!(
+        geometry,
+        MapGeometry {
+            fitted: 0,
+            level: 0,
+            columns: 8,
+            cells: 16
+        }
+    );
+}
