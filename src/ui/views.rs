@@ -461,6 +461,18 @@ fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             ])
         })
         .collect();
+    let detail = match state.items().get(state.screen().selected) {
+        Some(Item::Rollout(r, n)) => d.rollouts.get(*r).and_then(|ro| ro.nodes.get(*n)).map(|n| {
+            let event = n
+                .event
+                .as_ref()
+                .map(|e| format!("\nlatest event ({} ago) {}: {}", e.age, e.reason, e.message))
+                .unwrap_or_default();
+            format!("{} · {} — {}{event}", n.node, n.status, n.explanation)
+        }),
+        _ => None,
+    };
+    let bottom = with_detail(frame, bottom, detail, theme);
     table(
         frame,
         bottom,
@@ -500,6 +512,14 @@ fn findings(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             ])
         })
         .collect();
+    let detail = match state.items().get(state.screen().selected) {
+        Some(Item::Finding(i)) => d
+            .findings
+            .get(*i)
+            .map(|f| format!("{} {} · {}\n{}", f.severity, f.subject, f.message, f.fix)),
+        _ => None,
+    };
+    let area = with_detail(frame, area, detail, theme);
     table(
         frame,
         area,
@@ -640,6 +660,27 @@ fn ipam(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         state.screen().selected,
         theme,
     );
+}
+
+/// Draws the selected row's full text in a panel under the table (rows are cut at 80
+/// columns); returns the area left for the table.
+fn with_detail(frame: &mut Frame, area: Rect, detail: Option<String>, theme: &Theme) -> Rect {
+    let Some(detail) = detail else {
+        return area;
+    };
+    if area.height < 10 {
+        return area;
+    }
+    let [table_area, detail_area] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(detail)
+            .style(theme.style(Role::Text))
+            .wrap(Wrap { trim: true })
+            .block(panel("selected", theme)),
+        detail_area,
+    );
+    table_area
 }
 
 /// A usage bar that reads without colour: `█████░░░░░`.
