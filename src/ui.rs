@@ -40,6 +40,16 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
     }
 }
 
+/// The body's area for a frame of `area` (between the header and the footer).
+pub fn body_area(area: Rect) -> Rect {
+    Rect {
+        x: area.x,
+        y: area.y + 2,
+        width: area.width,
+        height: area.height.saturating_sub(3),
+    }
+}
+
 /// Rows of the body that show list items (used for paging).
 pub fn page_rows(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(8)).max(1)

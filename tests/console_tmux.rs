@@ -59,7 +59,15 @@ fn demo_opens_the_console_and_quits_cleanly_at_80x24() {
         env!("CARGO_BIN_EXE_pooltop")
     );
     tmux.run(&[
-        "new-session", "-d", "-s", "console", "-x", "80", "-y", "24", &command,
+        "new-session",
+        "-d",
+        "-s",
+        "console",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &command,
     ]);
     let home = tmux.wait_for("node pools", Duration::from_secs(90));
     assert!(home.contains("SIMULATED CLUSTER"), "{home}");

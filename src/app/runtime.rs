@@ -71,6 +71,7 @@ pub async fn run(
             () = tokio::time::sleep_until(next_draw), if dirty => {
                 let area = guard.terminal.get_frame().area();
                 state.page_rows = ui::page_rows(area);
+                state.body = ui::body_area(area);
                 guard.terminal.draw(|frame| ui::render(frame, state, theme))?;
                 last_draw = Instant::now();
                 dirty = false;

@@ -7,11 +7,11 @@ use tui_input::Input;
 
 use crate::model::ClusterSnapshot;
 use crate::model::findings::{self, Finding};
-use crate::model::ipam::IpamModel;
 use crate::model::pools::{self, NodeDetail, NodePool, NodeRow, PoolKey, PoolRules};
 use crate::model::rollout::{self, Rollout, TigeraStatusRow};
 
 use super::keymap::Keymap;
+use crate::ui::ipam::{IpamView, IpamViewState};
 
 /// One screen of the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,8 @@ pub struct Derived {
     pub rollouts: Vec<Rollout>,
     pub tigera: Vec<TigeraStatusRow>,
     pub findings: Vec<Finding>,
-    pub ipam: IpamModel,
+    /// The IPAM model and its block map.
+    pub ipam: IpamView,
     /// The detail of the node the current view shows (at most one).
     pub detail: Vec<NodeDetail>,
 }
@@ -103,7 +104,7 @@ impl Derived {
             rollouts,
             tigera,
             findings,
-            ipam: IpamModel::from_snapshot(snapshot),
+            ipam: IpamView::from_snapshot(snapshot),
             detail: Vec::new(),
         }
     }
@@ -127,6 +128,10 @@ pub struct State {
     pub contexts: Vec<String>,
     /// Rows visible in the body at the last draw (for page up / down).
     pub page_rows: usize,
+    /// The body's area at the last draw: the IPAM map's keys need its geometry.
+    pub body: ratatui::layout::Rect,
+    /// Pool, zoom, cursor and mode of the IPAM view.
+    pub ipam: IpamViewState,
 }
 
 impl State {
@@ -145,6 +150,8 @@ impl State {
             theme: 0,
             contexts: Vec::new(),
             page_rows: 10,
+            body: ratatui::layout::Rect::new(0, 2, 120, 37),
+            ipam: IpamViewState::default(),
         }
     }
 
@@ -229,9 +236,9 @@ impl State {
                 })
                 .map(Item::Finding)
                 .collect(),
-            View::Ipam => (0..d.ipam.blocks.len())
+            View::Ipam => (0..d.ipam.model.blocks.len())
                 .filter(|i| {
-                    let b = &d.ipam.blocks[*i];
+                    let b = &d.ipam.model.blocks[*i];
                     keep(format!("{} {}", b.cidr, b.owner_label))
                 })
                 .map(Item::Block)

@@ -236,7 +236,49 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
     }
 }
 
+/// Keys of the IPAM view: the map's cursor, zoom, pool and mode. Returns false when the
+/// action is not the IPAM view's.
+fn ipam_act(state: &mut State, action: Action) -> bool {
+    use crate::ui::ipam::{IpamMode, map_geometry};
+    let view = &state.derived.ipam;
+    let geometry = map_geometry(state.body, &state.ipam, view);
+    let map = state.ipam.mode == IpamMode::Map;
+    match (action, geometry) {
+        (Action::NextPool, _) => state.ipam.next_pool(view),
+        (Action::IpamMode, _) => state.ipam.cycle_mode(),
+        (Action::Up, _) if !map => state.ipam.scroll_list(-1),
+        (Action::Down, _) if !map => state.ipam.scroll_list(1),
+        (Action::Up, Some(g)) => state.ipam.move_rows(-1, g.columns, g.cells),
+        (Action::Down, Some(g)) => state.ipam.move_rows(1, g.columns, g.cells),
+        (Action::Left, Some(g)) => state.ipam.move_cursor(-1, g.cells),
+        (Action::Right, Some(g)) => state.ipam.move_cursor(1, g.cells),
+        (Action::ZoomIn, Some(g)) => state.ipam.zoom_in(g.fitted),
+        (Action::ZoomOut, Some(g)) => state.ipam.zoom_out(view, g.fitted),
+        (Action::Enter, Some(g)) if map => {
+            // Jump to the node owning the first block of the selected cell.
+            let owner = view
+                .map
+                .pools
+                .get(state.ipam.pool)
+                .and_then(|grid| grid.blocks_in_cell(g.level, state.ipam.cursor).first())
+                .and_then(|(_, block)| view.model.blocks.get(*block))
+                .and_then(|block| block.owner.node().map(str::to_string));
+            if let Some(name) = owner {
+                state.stack.push(Screen::new(View::Node { name }));
+                refresh_detail(state);
+            }
+        }
+        (Action::Left | Action::Right | Action::ZoomIn | Action::ZoomOut | Action::Enter, _)
+        | (Action::Up | Action::Down, None) => {}
+        _ => return false,
+    }
+    true
+}
+
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
+    if state.screen().view == View::Ipam && ipam_act(state, action) {
+        return Vec::new();
+    }
     let len = state.items().len();
     let page = state.page_rows.max(1);
     let screen = state.screen_mut();
@@ -245,6 +287,13 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Down => screen.selected = (screen.selected + 1).min(len.saturating_sub(1)),
         Action::PageUp => screen.selected = screen.selected.saturating_sub(page),
         Action::PageDown => screen.selected = (screen.selected + page).min(len.saturating_sub(1)),
+        // Only the IPAM map moves sideways and zooms.
+        Action::Left
+        | Action::Right
+        | Action::ZoomIn
+        | Action::ZoomOut
+        | Action::NextPool
+        | Action::IpamMode => {}
         Action::Top => screen.selected = 0,
         Action::Bottom => screen.selected = len.saturating_sub(1),
         Action::Enter => enter(state),
@@ -313,7 +362,7 @@ fn enter(state: &mut State) {
             }),
             _ => None,
         },
-        Item::Block(i) => state.derived.ipam.blocks[i]
+        Item::Block(i) => state.derived.ipam.model.blocks[i]
             .owner
             .node()
             .map(|name| View::Node {

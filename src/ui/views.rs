@@ -536,130 +536,9 @@ fn findings(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     );
 }
 
-// One screen's layout, top to bottom; splitting it would scatter the order of its sections.
-#[allow(clippy::too_many_lines)]
 fn ipam(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let model = &state.derived.ipam;
-    let config = &model.config;
-    let mut summary = vec![Line::from(vec![
-        Span::styled("IPAM config ", theme.style(Role::Header)),
-        Span::styled(
-            format!(
-                "strictAffinity {} · autoAllocateBlocks {} · maxBlocksPerHost {} · {}",
-                config.spec.strict_affinity,
-                config.spec.auto_allocate_blocks,
-                config.max_blocks_label(),
-                config.source_label()
-            ),
-            theme.style(Role::Text),
-        ),
-    ])];
-    for pool in &model.pools {
-        let used = pool.in_use as f64;
-        let percent = if pool.total > 0.0 {
-            100.0 * used / pool.total
-        } else {
-            0.0
-        };
-        summary.push(Line::from(Span::styled(
-            format!(
-                "pool {} {} /{} blocks · {} of {} addresses in use ({percent:.0}%) · {} of {} blocks claimed{}",
-                pool.name,
-                pool.cidr,
-                pool.block_size,
-                pool.in_use,
-                pool.total,
-                pool.blocks.len(),
-                pool.block_slots,
-                if pool.disabled { " · disabled" } else { "" }
-            ),
-            theme.style(Role::Text),
-        )));
-    }
-    if model.borrowed.is_empty() {
-        summary.push(Line::from(Span::styled(
-            "no borrowed addresses",
-            theme.style(Role::Muted),
-        )));
-    } else {
-        summary.push(Line::from(Span::styled(
-            format!("⇄ {} borrowed addresses", model.borrowed.len()),
-            theme.style(Role::Borrowed),
-        )));
-    }
-    for f in &model.findings {
-        let (symbol, role) = severity_mark(f.severity);
-        summary.push(Line::from(Span::styled(
-            format!("{symbol} {}: {}", f.subject, f.message),
-            theme.style(role),
-        )));
-    }
-    let height = u16::try_from(summary.len() + 2)
-        .unwrap_or(u16::MAX)
-        .min(area.height / 2);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(height), Constraint::Min(3)]).areas(area);
-    frame.render_widget(
-        Paragraph::new(summary)
-            .wrap(Wrap { trim: true })
-            .block(panel("Calico IPAM", theme)),
-        top,
-    );
-    let rows: Vec<Row> = state
-        .items()
-        .into_iter()
-        .filter_map(|item| match item {
-            Item::Block(i) => model.blocks.get(i),
-            _ => None,
-        })
-        .map(|b| {
-            let role = b.owner_os.map_or(Role::Orphaned, os_role);
-            let mut marks = String::new();
-            if b.borrowed > 0 {
-                marks.push('⇄');
-                marks.push_str(&b.borrowed.to_string());
-                marks.push(' ');
-            }
-            if b.pool.is_none() {
-                marks.push_str("orphaned ");
-            }
-            if b.owner_missing {
-                marks.push_str("owner gone ");
-            }
-            let fill = if b.capacity == 0 {
-                0.0
-            } else {
-                b.in_use as f64 / b.capacity as f64
-            };
-            Row::new(vec![
-                Cell::from(b.cidr.clone()),
-                Cell::from(Span::styled(b.owner_label.clone(), theme.style(role))),
-                Cell::from(b.owner_pool.clone().unwrap_or_default()),
-                Cell::from(format!("{}/{}", b.in_use, b.capacity)),
-                Cell::from(Span::styled(bar(fill, 10), theme.style(role))),
-                Cell::from(b.windows_reserved.to_string()),
-                Cell::from(Span::styled(marks, theme.style(Role::Borrowed))),
-            ])
-        })
-        .collect();
-    table(
-        frame,
-        bottom,
-        "blocks",
-        &["BLOCK", "OWNER", "POOL", "USED", "FILL", "WINRSV", "MARKS"],
-        &[
-            Constraint::Length(18),
-            Constraint::Length(26),
-            Constraint::Length(10),
-            Constraint::Length(7),
-            Constraint::Length(10),
-            Constraint::Length(6),
-            Constraint::Fill(1),
-        ],
-        rows,
-        state.screen().selected,
-        theme,
-    );
+    let ipam_theme = super::ipam::IpamTheme::from_theme(theme);
+    super::ipam::render(frame, area, &state.ipam, &state.derived.ipam, &ipam_theme);
 }
 
 /// Draws the selected row's full text in a panel under the table (rows are cut at 80
@@ -681,12 +560,4 @@ fn with_detail(frame: &mut Frame, area: Rect, detail: Option<String>, theme: &Th
         detail_area,
     );
     table_area
-}
-
-/// A usage bar that reads without colour: `█████░░░░░`.
-fn bar(fraction: f64, width: usize) -> String {
-    let fraction = fraction.clamp(0.0, 1.0);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let full = (fraction * width as f64).round() as usize;
-    format!("{}{}", "█".repeat(full), "░".repeat(width - full))
 }
