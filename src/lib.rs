@@ -4,17 +4,29 @@
 //! Architecture map (see `../shared/DESIGN.md` for the full version):
 //!
 //! ```text
-//!   cli ──> main (composition root) ──> sim::start ──> HTTP on 127.0.0.1 ──> kubectl, kube-rs
+//!   cli ──> main + console (composition root)
+//!             │ connect (kubeconfig)          pooltop demo: sim::start ──> 127.0.0.1
+//!             ▼
+//!   cluster   client, one watcher per kind, debounced Arc<ClusterSnapshot> feed, writer + audit
+//!             ▼
+//!   model     pure: pools, rollout attribution, findings, IPAM (calicoctl numbers, block grid)
+//!             ▼
+//!   app       State, keymap (mode, key) -> Action, update(Msg) -> Effects, runtime loop
+//!             ▼
+//!   ui        render(&State, &Theme): header, views, IPAM map, footer, help   (term: terminal)
 //!
-//!   sim        a Kubernetes API server on loopback and the controllers that make it behave:
-//!              store (objects as JSON, one resourceVersion, change log), write (admission,
-//!              metadata, GC), watch (streams), http (routing, negotiation), discovery,
-//!              openapi, crds + schema (custom resources), patch (merge, strategic, apply),
-//!              selector, table, eviction, scenario, controllers
+//!   ops       plan -> preview -> apply behind the ClusterWriter trait (strictAffinity)
+//!   report    headless output (pooltop ipam)
+//!   config    config.toml: theme, pool label, keys, read-only contexts
+//!
+//!   sim       a Kubernetes API server on loopback and the controllers that make it behave:
+//!             store, write, watch, http, discovery, openapi, crds + schema, patch, selector,
+//!             table, eviction, scenario, controllers (kubelet, scheduler, DaemonSet, operator,
+//!             Calico IPAM)
 //! ```
 //!
-//! Imports point one way: `sim` shares no types with the client-side modules (`model`,
-//! `cluster`, `ops`, `app`, `ui`, `record`), which arrive with the console.
+//! Imports point one way, top to bottom; `sim` shares no types with the client side: the
+//! client proves over HTTP that it speaks Kubernetes.
 
 pub mod app;
 pub mod cli;
