@@ -106,7 +106,10 @@ pub async fn run(connect: &ConnectArgs, console: &ConsoleArgs, target: Target) -
                     .wrap_err("cannot set up the terminal")?,
             ),
         };
-        let exit = runtime::run(guard, &mut state, &themes, feed.rx.clone()).await;
+        let writer: std::sync::Arc<dyn pooltop::ops::ClusterWriter> = std::sync::Arc::new(
+            cluster::KubeWriter::new(&connection, cluster::AuditLog::default_location()),
+        );
+        let exit = runtime::run(guard, &mut state, &themes, feed.rx.clone(), writer).await;
         cancel.cancel();
         match exit.wrap_err("terminal")? {
             Exit::Quit => return Ok(()),

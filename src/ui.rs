@@ -38,6 +38,9 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme) {
     if state.mode == Mode::Command {
         render_completions(frame, body, state, theme);
     }
+    if matches!(state.mode, Mode::Confirm | Mode::Override) {
+        render_pending(frame, body, state, theme);
+    }
 }
 
 /// The body's area for a frame of `area` (between the header and the footer).
@@ -147,6 +150,17 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Span::styled(state.input.value().to_string(), theme.style(Role::Text)),
             Span::styled("▏", theme.style(Role::Key)),
         ]),
+        Mode::Confirm => Line::from(vec![
+            Span::styled("y", theme.style(Role::Key)),
+            Span::styled(" apply  ", theme.style(Role::Muted)),
+            Span::styled("esc", theme.style(Role::Key)),
+            Span::styled(" cancel", theme.style(Role::Muted)),
+        ]),
+        Mode::Override => Line::from(vec![
+            Span::styled("context name: ", theme.style(Role::Warning)),
+            Span::styled(state.input.value().to_string(), theme.style(Role::Text)),
+            Span::styled("▏ enter confirm · esc cancel", theme.style(Role::Muted)),
+        ]),
         Mode::Filter => Line::from(vec![
             Span::styled("/", theme.style(Role::Key)),
             Span::styled(state.input.value().to_string(), theme.style(Role::Text)),
@@ -207,6 +221,42 @@ fn render_help(frame: &mut Frame, body: Rect, state: &State, theme: &Theme) {
                     theme.style(Role::Title),
                 )),
         ),
+        area,
+    );
+}
+
+/// The preview of a planned change, or the refusal the user may override.
+fn render_pending(frame: &mut Frame, body: Rect, state: &State, theme: &Theme) {
+    use crate::app::state::Pending;
+    let (title, lines): (&str, Vec<Line>) = match &state.pending {
+        Some(Pending::StrictAffinity(plan)) => (
+            "preview — y applies (server dry run first), esc cancels",
+            plan.preview
+                .iter()
+                .map(|line| Line::from(Span::styled(line.clone(), theme.style(Role::Text))))
+                .collect(),
+        ),
+        Some(Pending::StrictAffinityOverride { reason, .. }) => (
+            "refused — type the context name to override, esc cancels",
+            vec![Line::from(Span::styled(
+                reason.clone(),
+                theme.style(Role::Error),
+            ))],
+        ),
+        None => return,
+    };
+    let width = body.width.saturating_sub(4).max(20).min(body.width);
+    let area = Rect {
+        x: body.x + (body.width - width) / 2,
+        y: body.y + 1,
+        width,
+        height: body.height.saturating_sub(2).max(3).min(body.height),
+    };
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(panel(title, theme)),
         area,
     );
 }

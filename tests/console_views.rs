@@ -229,6 +229,25 @@ async fn keys_drive_the_console_on_a_stuck_rollout() {
     let tables = draw(&mut state, 120, 40);
     assert_ne!(tables, ipam);
 
+    // strictAffinity off with Windows nodes: refused until the context name is typed, then
+    // previewed, then cancelled — nothing is written.
+    key(&mut state, KeyCode::Char('s'));
+    assert_eq!(state.mode, pooltop::app::state::Mode::Override);
+    let refused = draw(&mut state, 120, 40);
+    assert!(
+        refused.contains("refusing to turn strictAffinity off"),
+        "{refused}"
+    );
+    for c in "pooltop-sim".chars() {
+        key(&mut state, KeyCode::Char(c));
+    }
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.mode, pooltop::app::state::Mode::Confirm);
+    let preview = draw(&mut state, 120, 40);
+    assert!(preview.contains("IPAMConfiguration"), "{preview}");
+    key(&mut state, KeyCode::Esc);
+    assert!(state.message.as_deref().unwrap_or("").contains("cancelled"));
+
     key(&mut state, KeyCode::Char('?'));
     let help = draw(&mut state, 80, 24);
     assert!(help.contains("move down"), "{help}");

@@ -18,6 +18,7 @@ pub enum Action {
     ZoomOut,
     NextPool,
     IpamMode,
+    ToggleStrictAffinity,
     PageUp,
     PageDown,
     Top,
@@ -38,7 +39,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -47,6 +48,7 @@ impl Action {
         Action::ZoomOut,
         Action::NextPool,
         Action::IpamMode,
+        Action::ToggleStrictAffinity,
         Action::PageUp,
         Action::PageDown,
         Action::Top,
@@ -77,6 +79,7 @@ impl Action {
             Action::ZoomOut => "zoom-out",
             Action::NextPool => "next-pool",
             Action::IpamMode => "ipam-mode",
+            Action::ToggleStrictAffinity => "toggle-strict-affinity",
             Action::PageUp => "page-up",
             Action::PageDown => "page-down",
             Action::Top => "top",
@@ -107,6 +110,7 @@ impl Action {
             Action::ZoomOut => "IPAM map: zoom out (aggregate cells)",
             Action::NextPool => "IPAM: next IP pool",
             Action::IpamMode => "IPAM: map / pools / nodes / borrowed tables",
+            Action::ToggleStrictAffinity => "toggle IPAM strictAffinity (preview first)",
             Action::PageUp => "page up",
             Action::PageDown => "page down",
             Action::Top => "first row",
@@ -256,6 +260,7 @@ impl Default for Keymap {
             (Key::char('-'), A::ZoomOut),
             (Key::plain(KeyCode::Tab), A::NextPool),
             (Key::char('m'), A::IpamMode),
+            (Key::char('s'), A::ToggleStrictAffinity),
             (Key::plain(KeyCode::PageUp), A::PageUp),
             (Key::ctrl('b'), A::PageUp),
             (Key::plain(KeyCode::PageDown), A::PageDown),

@@ -12,6 +12,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::model::ClusterSnapshot;
+use crate::ops::ClusterWriter;
+use crate::ops::strict_affinity::{self, StrictAffinityOutcome, StrictAffinityPlan};
 use crate::term::TerminalGuard;
 use crate::ui::{self, Theme};
 
@@ -38,7 +40,9 @@ pub async fn run(
     state: &mut State,
     themes: &Themes,
     mut snapshots: watch::Receiver<Arc<ClusterSnapshot>>,
+    writer: Arc<dyn ClusterWriter>,
 ) -> std::io::Result<Exit> {
+    let (op_tx, mut op_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut events = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -60,6 +64,7 @@ pub async fn run(
                 // The terminal is gone (ssh dropped without a SIGHUP reaching us).
                 Some(Err(_)) | None => return Ok(Exit::Quit),
             },
+            Some(line) = op_rx.recv() => Some(Msg::OpDone(line)),
             changed = snapshots.changed(), if snapshots_open => {
                 if changed.is_ok() {
                     Some(Msg::Snapshot(snapshots.borrow_and_update().clone()))
@@ -86,9 +91,37 @@ pub async fn run(
                 Effect::Suspend => guard.suspend()?,
                 Effect::SetTheme(name) => theme = pick(themes, &name),
                 Effect::Redraw => guard.terminal.clear()?,
+                Effect::ApplyStrictAffinity(plan) => {
+                    let writer = Arc::clone(&writer);
+                    let tx = op_tx.clone();
+                    tokio::spawn(async move {
+                        let _ = tx.send(apply_strict_affinity(&plan, writer.as_ref()).await);
+                    });
+                }
             }
         }
         dirty = true;
+    }
+}
+
+/// Runs a confirmed strictAffinity plan; the outcome as one footer line.
+async fn apply_strict_affinity(plan: &StrictAffinityPlan, writer: &dyn ClusterWriter) -> String {
+    let mut progress = |_| {};
+    match strict_affinity::run(plan, writer, &mut progress).await {
+        Ok(StrictAffinityOutcome::Applied { .. }) => format!(
+            "strictAffinity is now {} ({})",
+            plan.after.strict_affinity,
+            plan.object.display()
+        ),
+        Ok(StrictAffinityOutcome::Conflict { changes, .. }) => format!(
+            "not written: {} changed since it was read ({}); look again and retry",
+            plan.object.display(),
+            changes.join(", ")
+        ),
+        Ok(StrictAffinityOutcome::NotFound) => {
+            format!("not written: {} no longer exists", plan.object.display())
+        }
+        Err(err) => format!("not written: {err}"),
     }
 }
 

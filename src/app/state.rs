@@ -72,6 +72,21 @@ pub enum Mode {
     /// Typing a command after `:`.
     Command,
     Help,
+    /// A plan is previewed: `y` applies it, `esc` cancels.
+    Confirm,
+    /// An action was refused unless the user types the context name (into `input`).
+    Override,
+}
+
+/// An action waiting for the user: its preview, or the refusal that can be overridden.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    StrictAffinity(Box<crate::ops::strict_affinity::StrictAffinityPlan>),
+    /// Turning strictAffinity off with Windows nodes: the reason, then the typed context name.
+    StrictAffinityOverride {
+        target: bool,
+        reason: String,
+    },
 }
 
 /// Everything computed from one snapshot revision; render only reads it.
@@ -132,6 +147,9 @@ pub struct State {
     pub body: ratatui::layout::Rect,
     /// Pool, zoom, cursor and mode of the IPAM view.
     pub ipam: IpamViewState,
+    pub pending: Option<Pending>,
+    /// An op is running: further actions wait for its outcome.
+    pub busy: bool,
 }
 
 impl State {
@@ -152,6 +170,8 @@ impl State {
             page_rows: 10,
             body: ratatui::layout::Rect::new(0, 2, 120, 37),
             ipam: IpamViewState::default(),
+            pending: None,
+            busy: false,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::model::ClusterSnapshot;
 use crate::model::pools;
 
 use super::keymap::{Action, Key};
-use super::state::{Derived, Item, Mode, Screen, State, View};
+use super::state::{Derived, Item, Mode, Pending, Screen, State, View};
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -17,10 +17,12 @@ pub enum Msg {
     Key(KeyEvent),
     Snapshot(Arc<ClusterSnapshot>),
     Resize,
+    /// An op finished; one line for the footer.
+    OpDone(String),
 }
 
 /// Something the runtime must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
     Suspend,
@@ -30,11 +32,21 @@ pub enum Effect {
     SwitchContext(String),
     /// Redraw everything (after a resize or a resume).
     Redraw,
+    /// Run the confirmed plan through the writer (dry run, re-read, write).
+    ApplyStrictAffinity(Box<crate::ops::strict_affinity::StrictAffinityPlan>),
 }
 
 /// The commands of the `:` line, for completion.
-pub const COMMANDS: [&str; 8] = [
-    "pools", "nodes", "rollout", "ipam", "findings", "ctx", "theme", "quit",
+pub const COMMANDS: [&str; 9] = [
+    "pools",
+    "nodes",
+    "rollout",
+    "ipam",
+    "findings",
+    "strictaffinity",
+    "ctx",
+    "theme",
+    "quit",
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -44,6 +56,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Resize => vec![Effect::Redraw],
+        Msg::OpDone(line) => {
+            state.busy = false;
+            state.message = Some(line);
+            Vec::new()
+        }
         Msg::Key(event) if event.kind == KeyEventKind::Release => Vec::new(),
         Msg::Key(event) => on_key(state, event),
     }
@@ -76,6 +93,11 @@ fn on_key(state: &mut State, event: KeyEvent) -> Vec<Effect> {
         Mode::Command => on_command_key(state, event),
         Mode::Help => {
             state.mode = Mode::Normal;
+            Vec::new()
+        }
+        Mode::Confirm => on_confirm_key(state, event),
+        Mode::Override => {
+            on_override_key(state, event);
             Vec::new()
         }
         Mode::Normal => {
@@ -128,6 +150,81 @@ fn on_command_key(state: &mut State, event: KeyEvent) -> Vec<Effect> {
         _ => {
             state.input.handle_event(&Event::Key(event));
             Vec::new()
+        }
+    }
+}
+
+fn on_confirm_key(state: &mut State, event: KeyEvent) -> Vec<Effect> {
+    match event.code {
+        KeyCode::Char('y') => {
+            state.mode = Mode::Normal;
+            match state.pending.take() {
+                Some(Pending::StrictAffinity(plan)) => {
+                    state.busy = true;
+                    state.message = Some(format!("applying to {}…", plan.object.display()));
+                    vec![Effect::ApplyStrictAffinity(plan)]
+                }
+                _ => Vec::new(),
+            }
+        }
+        KeyCode::Esc | KeyCode::Char('n' | 'q') => {
+            state.mode = Mode::Normal;
+            state.pending = None;
+            state.message = Some("cancelled: nothing was written".to_string());
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn on_override_key(state: &mut State, event: KeyEvent) {
+    match event.code {
+        KeyCode::Esc => {
+            state.mode = Mode::Normal;
+            state.pending = None;
+            state.input.reset();
+            state.message = Some("cancelled: nothing was written".to_string());
+        }
+        KeyCode::Enter => {
+            let typed = state.input.value().to_string();
+            state.input.reset();
+            if let Some(Pending::StrictAffinityOverride { target, .. }) = state.pending.take() {
+                plan_strict_affinity(state, target, Some(typed));
+            } else {
+                state.mode = Mode::Normal;
+            }
+        }
+        _ => {
+            state.input.handle_event(&Event::Key(event));
+        }
+    }
+}
+
+/// Plans the strictAffinity change and opens its preview (or the override prompt, or says why
+/// it is refused).
+fn plan_strict_affinity(state: &mut State, target: bool, typed: Option<String>) {
+    use crate::ops::strict_affinity::{PlanRefusal, StrictAffinityInput, plan_with_model};
+    let input = StrictAffinityInput {
+        target,
+        override_confirmation: typed,
+    };
+    match plan_with_model(&state.snapshot, &state.derived.ipam.model, input) {
+        Ok(plan) => {
+            state.pending = Some(Pending::StrictAffinity(Box::new(plan)));
+            state.mode = Mode::Confirm;
+        }
+        Err(refusal @ PlanRefusal::WindowsNodes { .. }) => {
+            state.pending = Some(Pending::StrictAffinityOverride {
+                target,
+                reason: refusal.to_string(),
+            });
+            state.input.reset();
+            state.mode = Mode::Override;
+        }
+        Err(refusal) => {
+            state.pending = None;
+            state.mode = Mode::Normal;
+            state.message = Some(refusal.to_string());
         }
     }
 }
@@ -195,6 +292,17 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
         "rollout" => act(state, Action::Rollout),
         "ipam" => act(state, Action::Ipam),
         "findings" => act(state, Action::Findings),
+        "strictaffinity" => match argument {
+            "on" | "true" => {
+                plan_strict_affinity(state, true, None);
+                Vec::new()
+            }
+            "off" | "false" => {
+                plan_strict_affinity(state, false, None);
+                Vec::new()
+            }
+            _ => act(state, Action::ToggleStrictAffinity),
+        },
         "quit" | "q" => vec![Effect::Quit],
         "theme" if argument.is_empty() => act(state, Action::NextTheme),
         "theme" => {
@@ -315,6 +423,14 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Help => state.mode = Mode::Help,
         Action::Quit => return vec![Effect::Quit],
+        Action::ToggleStrictAffinity => {
+            if state.busy {
+                state.message = Some("an action is still running".to_string());
+            } else {
+                let target = !state.derived.ipam.model.config.spec.strict_affinity;
+                plan_strict_affinity(state, target, None);
+            }
+        }
         Action::Suspend => return vec![Effect::Suspend],
         Action::Pools => open_root(state, View::Pools),
         Action::Nodes => open_root(state, View::Nodes { pool: None }),
