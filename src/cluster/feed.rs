@@ -251,9 +251,13 @@ impl Stores {
         let block_affinities = take(&mut feeds, Kind::BlockAffinities, &self.block_affinities);
         let ipam_handles = take(&mut feeds, Kind::IpamHandles, &self.ipam_handles);
         let ipam_configs = take(&mut feeds, Kind::IpamConfigs, &self.ipam_configs);
+        // Ages are measured against the cluster's clock where it shows: a server whose clock
+        // runs ahead (the demo's sped-up simulator, or skew) would otherwise give "<invalid>".
+        let now = Timestamp::now();
+        let taken_at = newest_event_time(&events).map_or(now, |newest| newest.max(now));
         ClusterSnapshot {
             revision,
-            taken_at: Timestamp::now(),
+            taken_at,
             source,
             calico_api: self.calico_api(),
             feeds,
@@ -275,6 +279,21 @@ impl Stores {
             ipam_config: singleton(&ipam_configs, |c| c.metadata.name.as_deref()),
         }
     }
+}
+
+/// The latest time any event was recorded: the server's own idea of "now", give or take.
+fn newest_event_time(events: &Objects<k8s_openapi::api::core::v1::Event>) -> Option<Timestamp> {
+    events
+        .iter()
+        .filter_map(|event| {
+            event
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or_else(|| event.event_time.as_ref().map(|t| t.0))
+                .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        })
+        .max()
 }
 
 /// Reads one kind's objects and records its feed state.
