@@ -191,38 +191,53 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 fn render_help(frame: &mut Frame, body: Rect, state: &State, theme: &Theme) {
     let help = state.keymap.help();
-    let width = body.width.min(72);
+    let fits = usize::from(body.height.saturating_sub(2));
+    // At 80x24 the list is longer than the screen: two columns side by side.
+    let columns: usize = if help.len() > fits && body.width >= 60 {
+        2
+    } else {
+        1
+    };
+    let per_column = help.len().div_ceil(columns);
+    let width = if columns == 2 {
+        body.width
+    } else {
+        body.width.min(72)
+    };
     let height = body
         .height
-        .min(u16::try_from(help.len() + 3).unwrap_or(u16::MAX));
+        .min(u16::try_from(per_column + 2).unwrap_or(u16::MAX));
     let area = Rect {
         x: body.x + (body.width - width) / 2,
         y: body.y,
         width,
         height,
     };
-    let lines: Vec<Line> = help
-        .into_iter()
-        .map(|(keys, description)| {
-            Line::from(vec![
-                Span::styled(format!("{keys:>16}  "), theme.style(Role::Key)),
-                Span::styled(description, theme.style(Role::Text)),
-            ])
-        })
-        .collect();
+    let key_width = if columns == 2 { 12 } else { 16 };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(
+            " keys (any key closes) ",
+            theme.style(Role::Title),
+        ));
+    let inner = block.inner(area);
     frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.style(Role::Border))
-                .title(Span::styled(
-                    " keys (any key closes) ",
-                    theme.style(Role::Title),
-                )),
-        ),
-        area,
-    );
+    frame.render_widget(block, area);
+    let constraints = vec![Constraint::Ratio(1, u32::try_from(columns).unwrap_or(1)); columns];
+    let areas = Layout::horizontal(constraints).split(inner);
+    for (chunk, column_area) in help.chunks(per_column.max(1)).zip(areas.iter()) {
+        let lines: Vec<Line> = chunk
+            .iter()
+            .map(|(keys, description)| {
+                Line::from(vec![
+                    Span::styled(format!("{keys:>key_width$} "), theme.style(Role::Key)),
+                    Span::styled(*description, theme.style(Role::Text)),
+                ])
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), *column_area);
+    }
 }
 
 /// The preview of a planned change, or the refusal the user may override.

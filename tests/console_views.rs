@@ -251,6 +251,7 @@ async fn keys_drive_the_console_on_a_stuck_rollout() {
     key(&mut state, KeyCode::Char('?'));
     let help = draw(&mut state, 80, 24);
     assert!(help.contains("move down"), "{help}");
+    assert!(help.contains("quit"), "{help}");
     key(&mut state, KeyCode::Char('x'));
     assert_eq!(key(&mut state, KeyCode::Char('q')), vec![Effect::Quit]);
 }
