@@ -440,3 +440,100 @@ async fn condition(client: &kube::Client, status: &str, kind: &str) -> serde_jso
         .cloned()
         .unwrap()
 }
+
+/// The restricted context reads like the viewer but is refused Calico IPAM and TigeraStatus
+/// with the API server's own 403, to kubectl and to kube-rs alike (over TLS: kubectl sends no
+/// token over plain HTTP).
+#[tokio::test]
+async fn the_restricted_user_is_forbidden_ipam_and_tigera_status() {
+    use pooltop::sim::kubeconfig::RESTRICTED_CONTEXT;
+    let cluster = start(Options {
+        tls: true,
+        ..Options::api_only()
+    })
+    .await;
+    let context = format!("--context={RESTRICTED_CONTEXT}");
+
+    let nodes = cluster.run_kubectl(&[&context, "get", "nodes"]).await;
+    assert!(
+        nodes.ok().contains("aks-npwin-00000000"),
+        "{}",
+        nodes.stdout
+    );
+    let pods = cluster
+        .run_kubectl(&[&context, "get", "pods", "-A", "-o", "name"])
+        .await;
+    assert!(!pods.ok().is_empty());
+
+    let blocks = cluster
+        .run_kubectl(&[&context, "get", "ipamblocks.crd.projectcalico.org"])
+        .await;
+    assert_eq!(blocks.code, 1, "{}", blocks.stdout);
+    assert_eq!(
+        blocks.stderr.trim(),
+        "Error from server (Forbidden): ipamblocks.crd.projectcalico.org is forbidden: User \"restricted\" cannot list resource \"ipamblocks\" in API group \"crd.projectcalico.org\" at the cluster scope"
+    );
+    let config = cluster
+        .run_kubectl(&[
+            &context,
+            "get",
+            "ipamconfigs.crd.projectcalico.org",
+            "default",
+        ])
+        .await;
+    assert!(
+        config.stderr.contains("ipamconfigs.crd.projectcalico.org \"default\" is forbidden: User \"restricted\" cannot get resource \"ipamconfigs\" in API group \"crd.projectcalico.org\" at the cluster scope"),
+        "{}",
+        config.stderr
+    );
+    // The viewer may read what the restricted user may not.
+    let viewer = cluster
+        .run_kubectl(&[
+            &format!("--context={}", pooltop::sim::kubeconfig::VIEWER_CONTEXT),
+            "get",
+            "ipamblocks.crd.projectcalico.org",
+        ])
+        .await;
+    assert_eq!(viewer.code, 0, "{}", viewer.stderr);
+
+    // kube-rs sees the Status body: reason Forbidden, details naming group and kind.
+    let client = cluster.client_for(RESTRICTED_CONTEXT).await;
+    for (group, version, kind, plural) in [
+        (
+            "crd.projectcalico.org",
+            "v1",
+            "BlockAffinity",
+            "blockaffinities",
+        ),
+        ("crd.projectcalico.org", "v1", "IPAMHandle", "ipamhandles"),
+        ("operator.tigera.io", "v1", "TigeraStatus", "tigerastatuses"),
+    ] {
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let Err(kube::Error::Api(status)) = api.list(&ListParams::default()).await else {
+            panic!("listing {plural} was not refused");
+        };
+        assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+        assert_eq!(
+            status.message,
+            format!(
+                "{plural}.{group} is forbidden: User \"restricted\" cannot list resource \"{plural}\" in API group \"{group}\" at the cluster scope"
+            )
+        );
+        let details = status.details.expect("details");
+        assert_eq!(
+            (details.group.as_str(), details.kind.as_str()),
+            (group, plural)
+        );
+    }
+    let ippools = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("crd.projectcalico.org", "v1", "IPPool"),
+        "ippools",
+    );
+    Api::<DynamicObject>::all_with(client.clone(), &ippools)
+        .list(&ListParams::default())
+        .await
+        .expect("the restricted user may read IP pools");
+    cluster.stop().await;
+}

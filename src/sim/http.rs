@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::auth::{Authenticator, Role, User, is_write};
+use super::auth::{self, Authenticator, User};
 use super::discovery;
 use super::error::{ApiError, ForbiddenRequest, success_status};
 use super::openapi;
@@ -713,7 +713,7 @@ fn verb_for(method: &Method, target: &Target, query: &Query) -> Result<&'static 
 }
 
 fn authorize(user: &User, verb: &str, target: &Target) -> Result<(), ApiError> {
-    if user.role == Role::Admin || !is_write(verb) {
+    if auth::allows(user.role, verb, &target.rt.group, &target.rt.plural) {
         return Ok(());
     }
     Err(ApiError::forbidden(&ForbiddenRequest {
@@ -1040,6 +1040,7 @@ pub fn success_response(code: u16) -> Response<Body> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::sim::auth::Role;
 
     fn target(registry: &Registry, group: &str, version: &str, rest: &[&str]) -> Target {
         resolve(registry, group, version, rest).unwrap()

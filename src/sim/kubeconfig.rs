@@ -1,5 +1,5 @@
-//! The kubeconfig a simulator hands to its clients: one cluster, an admin and a viewer user
-//! with bearer tokens, and a context for each, written the way kubectl writes its own files
+//! The kubeconfig a simulator hands to its clients: one cluster, an admin, a viewer and a
+//! restricted user (`auth` says what each may do) with bearer tokens, and a context for each, written the way kubectl writes its own files
 //! (YAML, mode 0600, replaced atomically so a reader never sees half a file).
 
 use std::io::Write as _;
@@ -11,6 +11,8 @@ use serde::Serialize;
 /// The context names a simulator's kubeconfig defines.
 pub const ADMIN_CONTEXT: &str = "pooltop-sim";
 pub const VIEWER_CONTEXT: &str = "pooltop-sim-viewer";
+/// Reads like the viewer but is forbidden Calico IPAM and TigeraStatus (`auth::RESTRICTED_RESOURCES`).
+pub const RESTRICTED_CONTEXT: &str = "pooltop-sim-restricted";
 const CLUSTER: &str = "pooltop-sim";
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ pub struct KubeconfigSpec<'a> {
 
 /// Renders the kubeconfig as YAML.
 pub fn render(spec: &KubeconfigSpec<'_>) -> Result<String, KubeconfigError> {
+    let restricted_token = super::auth::restricted_token(spec.viewer_token);
     let ca = spec
         .ca_pem
         .map(|pem| base64::engine::general_purpose::STANDARD.encode(pem));
@@ -123,6 +126,14 @@ pub fn render(spec: &KubeconfigSpec<'_>) -> Result<String, KubeconfigError> {
                     },
                 },
             },
+            Named {
+                name: RESTRICTED_CONTEXT,
+                value: UserEntry {
+                    user: UserSpec {
+                        token: &restricted_token,
+                    },
+                },
+            },
         ],
         contexts: vec![
             Named {
@@ -140,6 +151,15 @@ pub fn render(spec: &KubeconfigSpec<'_>) -> Result<String, KubeconfigError> {
                     context: ContextSpec {
                         cluster: CLUSTER,
                         user: "pooltop-sim-viewer",
+                    },
+                },
+            },
+            Named {
+                name: RESTRICTED_CONTEXT,
+                value: Context {
+                    context: ContextSpec {
+                        cluster: CLUSTER,
+                        user: RESTRICTED_CONTEXT,
                     },
                 },
             },
@@ -179,7 +199,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_both_users_and_contexts() {
+    fn renders_every_user_and_context() {
         let yaml = render(&KubeconfigSpec {
             server_url: "https://127.0.0.1:6443",
             ca_pem: Some("PEM"),
@@ -195,6 +215,8 @@ mod tests {
             parsed["contexts"][1]["context"]["user"],
             "pooltop-sim-viewer"
         );
+        assert_eq!(parsed["contexts"][2]["name"], RESTRICTED_CONTEXT);
+        assert_eq!(parsed["users"][2]["user"]["token"], "v1-restricted");
         assert_eq!(
             parsed["clusters"][0]["cluster"]["server"],
             "https://127.0.0.1:6443"
