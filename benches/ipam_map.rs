@@ -17,7 +17,7 @@ use pooltop::model::calico::{
     WINDOWS_RESERVED_HANDLE,
 };
 use pooltop::model::{ClusterSnapshot, Feed, FeedState, Kind};
-use pooltop::ui::ipam::{IpamTheme, IpamView, IpamViewState, render};
+use pooltop::ui::ipam::{IpamTheme, IpamView, IpamViewState, ListRows, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -169,7 +169,16 @@ fn frame_time(view: &IpamView, state: &IpamViewState, width: u16, height: u16) -
     let theme = IpamTheme::default();
     time(200, || {
         terminal
-            .draw(|frame| render(frame, frame.area(), state, view, &theme))
+            .draw(|frame| {
+                render(
+                    frame,
+                    frame.area(),
+                    state,
+                    view,
+                    &theme,
+                    ListRows::default(),
+                );
+            })
             .is_ok()
     })
 }

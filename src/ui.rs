@@ -9,6 +9,8 @@ pub mod ipam;
 pub mod theme;
 mod views;
 
+pub use views::list_area;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -50,6 +52,43 @@ pub fn body_area(area: Rect) -> Rect {
         y: area.y + 2,
         width: area.width,
         height: area.height.saturating_sub(3),
+    }
+}
+
+/// Where a bordered table with a one-line header draws its rows, with the selection kept in
+/// view exactly as ratatui's `Table` scrolls from offset 0: renderers pass `first` as the
+/// table's offset and the mouse maps a click back to a row with [`TableWindow::row_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableWindow {
+    /// Inside the border.
+    pub inner: Rect,
+    /// Rows that fit under the header.
+    pub visible: usize,
+    /// The first row shown.
+    pub first: usize,
+}
+
+impl TableWindow {
+    /// The row (index into the table's rows, `len` of them) drawn at (`x`, `y`); the header
+    /// and the border are no row.
+    pub fn row_at(&self, x: u16, y: u16, len: usize) -> Option<usize> {
+        let top = self.inner.y + 1;
+        if x < self.inner.x || x >= self.inner.right() || y < top || y >= self.inner.bottom() {
+            return None;
+        }
+        let row = self.first + usize::from(y - top);
+        (row < len && row < self.first + self.visible).then_some(row)
+    }
+}
+
+/// The [`TableWindow`] of a table drawn into `area` with row `selected` selected.
+pub fn table_window(area: Rect, selected: usize) -> TableWindow {
+    let inner = Block::default().borders(Borders::ALL).inner(area);
+    let visible = usize::from(inner.height.saturating_sub(1));
+    TableWindow {
+        inner,
+        visible,
+        first: selected.saturating_sub(visible.saturating_sub(1)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Findings from hand-built snapshots: a healthy hybrid cluster has none; each test breaks one
 //! thing and expects exactly the finding for it, and data that is unknown (a feed loading or
-//! forbidden) gives "cannot check", never "missing".
+//! forbidden) gives "cannot check", never "missing". IPAM findings merge into the same list
+//! once per fact.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use k8s_openapi::api::core::v1::Node;
 use pooltop::model::findings::{self, Finding, Severity, Subject};
 use pooltop::model::fixtures::{
     FIXTURE_NOW, SnapshotBuilder, completed_inits, container, controller_revision, daemon_set,
-    healthy_install, installation, ip_pool, minutes_ago, node, pod, service, services_endpoint,
-    tigera_status,
+    healthy_install, installation, ip_pool, ipam_block, ipam_config, minutes_ago, node, pod,
+    service, services_endpoint, tigera_status,
 };
+use pooltop::model::ipam::IpamModel;
+use pooltop::model::ipam::findings::{IpamFinding, IpamFindingCode};
 use pooltop::model::pools::{self, OsFamily, PoolKey, PoolRules};
 use pooltop::model::snapshot::{CalicoApiMode, ClusterSnapshot, FeedState, Kind};
 
@@ -667,4 +670,136 @@ fn findings_are_sorted_worst_first_and_concatenate() {
         ]
     );
     assert_eq!(found[1].line(), "borrowed");
+}
+
+/// strictAffinity off with one Windows node (`w-0`) whose block lends an address to `l-0`:
+/// the general and the IPAM checks both see strictAffinity; IPAM alone sees the borrowing.
+fn borrowing_from_windows() -> ClusterSnapshot {
+    cluster(base_nodes())
+        .with_ipam_config(ipam_config(false))
+        .with_ip_pools([ip_pool("pods", "10.244.0.0/24").block_size(26).build()])
+        .with_ipam_blocks([ipam_block("10.244.0.0/26")
+            .host("w-0")
+            .windows_reserved()
+            .allocate(
+                5,
+                "k8s-pod-network.web-1",
+                &[("node", "l-0"), ("namespace", "default"), ("pod", "web-1")],
+            )
+            .build()])
+        .build()
+}
+
+#[test]
+fn ipam_findings_join_the_findings_view_once_per_fact() {
+    let snap = borrowing_from_windows();
+    let general = findings_of(&snap);
+    let model = IpamModel::from_snapshot(&snap);
+    let merged = findings::with_ipam(general.clone(), &model);
+
+    // Both lists report strictAffinity; the merged list has it once, under the general id.
+    assert!(general.iter().any(|f| f.id == "windows.strict-affinity"));
+    assert!(
+        model
+            .findings
+            .iter()
+            .any(|f| f.code == IpamFindingCode::StrictAffinityOffWithWindows)
+    );
+    let strict: Vec<&Finding> = merged
+        .iter()
+        .filter(|f| f.id == "windows.strict-affinity" || f.id == "ipam.strict-affinity")
+        .collect();
+    assert_eq!(strict.len(), 1, "{merged:#?}");
+    let strict = strict[0];
+    assert_eq!(
+        (strict.id, strict.severity, strict.subject.to_string()),
+        (
+            "windows.strict-affinity",
+            Severity::Error,
+            "IPAMConfig default".to_string()
+        )
+    );
+    // The richer text: IPAM's message counts the Windows nodes (one: w-0); the fix is the
+    // general finding's kubectl patch.
+    assert!(strict.message.contains("1 Windows node(s)"), "{strict:?}");
+    assert!(strict.fix.contains("kubectl patch ipamconfigurations"));
+    assert!(strict.opens_ipam());
+
+    // Every other IPAM finding joins with an ipam.* id: one fewer than the two lists.
+    assert_eq!(merged.len(), general.len() + model.findings.len() - 1);
+    // l-0 holds 10.244.0.5 in w-0's block: an error because Windows is involved.
+    let borrowed = merged
+        .iter()
+        .find(|f| f.id == "ipam.borrowed-addresses")
+        .unwrap();
+    assert_eq!(borrowed.severity, Severity::Error);
+    assert_eq!(borrowed.subject.to_string(), "IPAMBlock 10.244.0.0/26");
+    assert!(borrowed.message.contains("l-0"), "{borrowed:?}");
+    assert!(!borrowed.fix.is_empty());
+    assert!(borrowed.opens_ipam());
+    assert!(
+        merged
+            .iter()
+            .filter(|f| !f.id.starts_with("ipam."))
+            .all(|f| { f.id == "windows.strict-affinity" || !f.opens_ipam() })
+    );
+
+    // Worst first, then by id: the two errors read ipam.borrowed-addresses, then
+    // windows.strict-affinity.
+    let errors: Vec<&str> = merged
+        .iter()
+        .take_while(|f| f.severity == Severity::Error)
+        .map(|f| f.id)
+        .collect();
+    let position = |id: &str| errors.iter().position(|e| *e == id).unwrap();
+    assert!(position("ipam.borrowed-addresses") < position("windows.strict-affinity"));
+    assert!(
+        merged
+            .windows(2)
+            .all(|pair| pair[0].severity >= pair[1].severity)
+    );
+}
+
+#[test]
+fn a_merged_fact_keeps_the_longer_text_and_the_worse_severity() {
+    let snap = borrowing_from_windows();
+    let general = findings_of(&snap);
+    let general_strict = general
+        .iter()
+        .find(|f| f.id == "windows.strict-affinity")
+        .unwrap()
+        .clone();
+    // A terser IPAM finding for the same fact: the general text stays.
+    let model = IpamModel {
+        findings: vec![IpamFinding {
+            severity: Severity::Warning,
+            code: IpamFindingCode::StrictAffinityOffWithWindows,
+            subject: "strictAffinity".to_string(),
+            message: "off".to_string(),
+        }],
+        ..IpamModel::default()
+    };
+    let merged = findings::with_ipam(general.clone(), &model);
+    assert_eq!(merged.len(), general.len());
+    let strict = merged
+        .iter()
+        .find(|f| f.id == "windows.strict-affinity")
+        .unwrap();
+    assert_eq!(strict, &general_strict);
+
+    // Ids are stable and distinct per fact: the two configuration rules differ by subject.
+    let rule = |subject: &str| IpamFinding {
+        severity: Severity::Warning,
+        code: IpamFindingCode::ConfigCrossFieldRule,
+        subject: subject.to_string(),
+        message: String::new(),
+    };
+    assert_eq!(
+        findings::ipam_id(&rule("maxBlocksPerHost")),
+        "ipam.config-max-blocks"
+    );
+    assert_eq!(
+        findings::ipam_id(&rule("autoAllocateBlocks")),
+        "ipam.config-auto-allocate"
+    );
 }

@@ -18,6 +18,8 @@ pub enum Action {
     ZoomOut,
     NextPool,
     IpamMode,
+    SortNext,
+    SortReverse,
     ToggleStrictAffinity,
     PageUp,
     PageDown,
@@ -39,7 +41,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -48,6 +50,8 @@ impl Action {
         Action::ZoomOut,
         Action::NextPool,
         Action::IpamMode,
+        Action::SortNext,
+        Action::SortReverse,
         Action::ToggleStrictAffinity,
         Action::PageUp,
         Action::PageDown,
@@ -79,6 +83,8 @@ impl Action {
             Action::ZoomOut => "zoom-out",
             Action::NextPool => "next-pool",
             Action::IpamMode => "ipam-mode",
+            Action::SortNext => "sort-next",
+            Action::SortReverse => "sort-reverse",
             Action::ToggleStrictAffinity => "toggle-strict-affinity",
             Action::PageUp => "page-up",
             Action::PageDown => "page-down",
@@ -110,6 +116,8 @@ impl Action {
             Action::ZoomOut => "IPAM map: zoom out (aggregate cells)",
             Action::NextPool => "IPAM: next IP pool",
             Action::IpamMode => "IPAM: map / pools / nodes / borrowed tables",
+            Action::SortNext => "IPAM tables: sort by the next column",
+            Action::SortReverse => "IPAM tables: reverse the sort (▲ / ▼)",
             Action::ToggleStrictAffinity => "toggle IPAM strictAffinity (preview first)",
             Action::PageUp => "page up",
             Action::PageDown => "page down",
@@ -260,6 +268,8 @@ impl Default for Keymap {
             (Key::char('-'), A::ZoomOut),
             (Key::plain(KeyCode::Tab), A::NextPool),
             (Key::char('m'), A::IpamMode),
+            (Key::char('o'), A::SortNext),
+            (Key::char('O'), A::SortReverse),
             (Key::char('s'), A::ToggleStrictAffinity),
             (Key::plain(KeyCode::PageUp), A::PageUp),
             (Key::ctrl('b'), A::PageUp),

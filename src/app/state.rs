@@ -110,8 +110,9 @@ impl Derived {
         let nodes = pools::all_node_rows(snapshot, &pools);
         let rollouts = rollout::rollouts(snapshot, &pools);
         let tigera = rollout::tigera_statuses(snapshot);
-        let mut findings = findings::findings(snapshot, &pools);
-        findings::sort_findings(&mut findings);
+        let ipam = IpamView::from_snapshot(snapshot);
+        // The Findings view lists the IPAM findings too, one per fact.
+        let findings = findings::with_ipam(findings::findings(snapshot, &pools), &ipam.model);
         Self {
             revision: snapshot.revision,
             pools,
@@ -119,7 +120,7 @@ impl Derived {
             rollouts,
             tigera,
             findings,
-            ipam: IpamView::from_snapshot(snapshot),
+            ipam,
             detail: Vec::new(),
         }
     }
@@ -198,7 +199,11 @@ pub enum Item {
     /// (rollout, node of that rollout)
     Rollout(usize, usize),
     Finding(usize),
+    /// A block of the IPAM map (the map's rows for the filter).
     Block(usize),
+    /// A row of the current IPAM list table (index into the model's pools, nodes or borrowed
+    /// rows, per `IpamViewState::mode`).
+    IpamRow(usize),
     /// A line of a scrolling detail view.
     Line(usize),
 }
@@ -256,13 +261,25 @@ impl State {
                 })
                 .map(Item::Finding)
                 .collect(),
-            View::Ipam => (0..d.ipam.model.blocks.len())
-                .filter(|i| {
-                    let b = &d.ipam.model.blocks[*i];
-                    keep(format!("{} {}", b.cidr, b.owner_label))
-                })
-                .map(Item::Block)
-                .collect(),
+            View::Ipam => match self.ipam.mode.table() {
+                None => (0..d.ipam.model.blocks.len())
+                    .filter(|i| {
+                        let b = &d.ipam.model.blocks[*i];
+                        keep(format!("{} {}", b.cidr, b.owner_label))
+                    })
+                    .map(Item::Block)
+                    .collect(),
+                // Sorted once per sort or snapshot change; only the filter runs here.
+                Some(table) => self
+                    .ipam
+                    .rows(&d.ipam, table)
+                    .iter()
+                    .filter(|&&row| {
+                        filter.is_empty() || keep(table.cells(&d.ipam.model, row).join(" "))
+                    })
+                    .map(|&row| Item::IpamRow(row))
+                    .collect(),
+            },
         }
     }
 

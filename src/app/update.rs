@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
+};
 use tui_input::backend::crossterm::EventHandler;
 
 use crate::model::ClusterSnapshot;
@@ -15,6 +17,8 @@ use super::state::{Derived, Item, Mode, Pending, Screen, State, View};
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A mouse event (only sent when mouse capture is on: `--mouse` or `mouse = true`).
+    Mouse(MouseEvent),
     Snapshot(Arc<ClusterSnapshot>),
     Resize,
     /// An op finished; one line for the footer.
@@ -50,7 +54,15 @@ pub const COMMANDS: [&str; 9] = [
 ];
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let effects = dispatch(state, msg);
+    // The IPAM table is sorted here, when its sort or the snapshot changed, never per frame.
+    state.ipam.refresh_order(&state.derived.ipam);
+    effects
+}
+
+fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
+        Msg::Mouse(event) => on_mouse(state, event),
         Msg::Snapshot(snapshot) => {
             set_snapshot(state, snapshot);
             Vec::new()
@@ -69,6 +81,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 fn set_snapshot(state: &mut State, snapshot: Arc<ClusterSnapshot>) {
     if snapshot.revision != state.derived.revision || state.derived.revision == 0 {
         state.derived = Derived::compute(&snapshot, &state.rules);
+        state.ipam.invalidate_order();
     }
     state.snapshot = snapshot;
     refresh_detail(state);
@@ -344,25 +357,30 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
     }
 }
 
-/// Keys of the IPAM view: the map's cursor, zoom, pool and mode. Returns false when the
-/// action is not the IPAM view's.
+/// Keys of the IPAM view: the map's cursor, zoom, pool and mode, and the tables' sort.
+/// Returns false when the action is not the IPAM view's (the tables move, filter and open
+/// rows like every other list).
 fn ipam_act(state: &mut State, action: Action) -> bool {
-    use crate::ui::ipam::{IpamMode, map_geometry};
+    use crate::ui::ipam::map_geometry;
     let view = &state.derived.ipam;
     let geometry = map_geometry(state.body, &state.ipam, view);
-    let map = state.ipam.mode == IpamMode::Map;
+    let map = state.ipam.mode.table().is_none();
     match (action, geometry) {
         (Action::NextPool, _) => state.ipam.next_pool(view),
-        (Action::IpamMode, _) => state.ipam.cycle_mode(),
-        (Action::Up, _) if !map => state.ipam.scroll_list(-1),
-        (Action::Down, _) if !map => state.ipam.scroll_list(1),
+        (Action::IpamMode, _) => {
+            state.ipam.cycle_mode();
+            state.screen_mut().selected = 0;
+        }
+        (Action::SortNext | Action::SortReverse, _) if !map => resort(state, action),
+        (Action::SortNext | Action::SortReverse, _) => {}
+        (_, _) if !map => return false,
         (Action::Up, Some(g)) => state.ipam.move_rows(-1, g.columns, g.cells),
         (Action::Down, Some(g)) => state.ipam.move_rows(1, g.columns, g.cells),
         (Action::Left, Some(g)) => state.ipam.move_cursor(-1, g.cells),
         (Action::Right, Some(g)) => state.ipam.move_cursor(1, g.cells),
         (Action::ZoomIn, Some(g)) => state.ipam.zoom_in(g.fitted),
         (Action::ZoomOut, Some(g)) => state.ipam.zoom_out(view, g.fitted),
-        (Action::Enter, Some(g)) if map => {
+        (Action::Enter, Some(g)) => {
             // Jump to the node owning the first block of the selected cell.
             let owner = view
                 .map
@@ -383,6 +401,24 @@ fn ipam_act(state: &mut State, action: Action) -> bool {
     true
 }
 
+/// Sorts the IPAM table by its next column or the other way round, keeping the selected row
+/// selected.
+fn resort(state: &mut State, action: Action) {
+    let items = state.items();
+    let before = items.get(state.screen().selected).copied();
+    if action == Action::SortNext {
+        state.ipam.sort_next_column();
+    } else {
+        state.ipam.reverse_sort();
+    }
+    state.ipam.refresh_order(&state.derived.ipam);
+    if let Some(item) = before
+        && let Some(position) = state.items().iter().position(|i| *i == item)
+    {
+        state.screen_mut().selected = position;
+    }
+}
+
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
     if state.screen().view == View::Ipam && ipam_act(state, action) {
         return Vec::new();
@@ -401,7 +437,9 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::ZoomIn
         | Action::ZoomOut
         | Action::NextPool
-        | Action::IpamMode => {}
+        | Action::IpamMode
+        | Action::SortNext
+        | Action::SortReverse => {}
         Action::Top => screen.selected = 0,
         Action::Bottom => screen.selected = len.saturating_sub(1),
         Action::Enter => enter(state),
@@ -471,6 +509,7 @@ fn enter(state: &mut State) {
         Item::Rollout(r, n) => Some(View::Node {
             name: state.derived.rollouts[r].nodes[n].node.clone(),
         }),
+        Item::Finding(i) if state.derived.findings[i].opens_ipam() => Some(View::Ipam),
         Item::Finding(i) => match &state.derived.findings[i].subject {
             crate::model::findings::Subject::Node(name) => Some(View::Node { name: name.clone() }),
             crate::model::findings::Subject::Pool(key) => Some(View::Nodes {
@@ -478,6 +517,7 @@ fn enter(state: &mut State) {
             }),
             _ => None,
         },
+        Item::IpamRow(row) => ipam_row_target(state, row),
         Item::Block(i) => state.derived.ipam.model.blocks[i]
             .owner
             .node()
@@ -490,6 +530,75 @@ fn enter(state: &mut State) {
         state.stack.push(Screen::new(view));
         refresh_detail(state);
     }
+}
+
+/// Where `enter` on a row of the IPAM tables goes: a node's row and a borrowed address (its
+/// borrowing node, where the pod runs) open the node; a pool's row shows its map.
+fn ipam_row_target(state: &mut State, row: usize) -> Option<View> {
+    use crate::model::ipam::tables::IpamTable;
+    let model = &state.derived.ipam.model;
+    match state.ipam.mode.table()? {
+        IpamTable::Nodes => model.nodes.get(row).map(|n| View::Node {
+            name: n.node.clone(),
+        }),
+        IpamTable::Borrowed => model.borrowed.get(row).map(|b| View::Node {
+            name: b.borrowing_node.clone(),
+        }),
+        IpamTable::Pools => {
+            state.ipam.show_pool(&state.derived.ipam, row);
+            None
+        }
+    }
+}
+
+/// Mouse (only with capture on): the wheel moves like `j`/`k` (a map row on the IPAM map); a
+/// left click selects the row or map cell under the pointer, and a click on what is already
+/// selected opens it like `enter`. Clicks close the help overlay; other modes ignore the mouse.
+fn on_mouse(state: &mut State, event: MouseEvent) -> Vec<Effect> {
+    match state.mode {
+        Mode::Normal => {}
+        Mode::Help => {
+            if matches!(event.kind, MouseEventKind::Down(_)) {
+                state.mode = Mode::Normal;
+            }
+            return Vec::new();
+        }
+        Mode::Filter | Mode::Command | Mode::Confirm | Mode::Override => return Vec::new(),
+    }
+    match event.kind {
+        MouseEventKind::ScrollDown => act(state, Action::Down),
+        MouseEventKind::ScrollUp => act(state, Action::Up),
+        MouseEventKind::Down(MouseButton::Left) => click(state, event.column, event.row),
+        _ => Vec::new(),
+    }
+}
+
+fn click(state: &mut State, x: u16, y: u16) -> Vec<Effect> {
+    state.message = None;
+    if state.screen().view == View::Ipam && state.ipam.mode.table().is_none() {
+        let geometry = crate::ui::ipam::map_geometry(state.body, &state.ipam, &state.derived.ipam);
+        let Some(cell) = geometry.and_then(|g| g.cell_at(x, y)) else {
+            return Vec::new();
+        };
+        if cell == state.ipam.cursor {
+            return act(state, Action::Enter);
+        }
+        state.ipam.cursor = cell;
+        return Vec::new();
+    }
+    let Some(area) = crate::ui::list_area(state, state.body) else {
+        return Vec::new();
+    };
+    let len = state.items().len();
+    let selected = state.screen().selected.min(len.saturating_sub(1));
+    let Some(row) = crate::ui::table_window(area, selected).row_at(x, y, len) else {
+        return Vec::new();
+    };
+    if row == state.screen().selected {
+        return act(state, Action::Enter);
+    }
+    state.screen_mut().selected = row;
+    Vec::new()
 }
 
 fn clamp(state: &mut State) {

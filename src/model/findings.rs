@@ -5,8 +5,8 @@
 //! degraded operator components, Typha HA, kubelet skew, pods stuck Terminating on Windows.
 //! Where the data behind a check is unknown (a feed loading, forbidden, not installed) it says
 //! it cannot check rather than claiming absence. Also owns [`Severity`], shared by every
-//! model view. IPAM findings belong to `model::ipam`; both lists concatenate and re-sort with
-//! [`sort_findings`].
+//! model view. IPAM findings belong to `model::ipam`; [`with_ipam`] merges them into this list
+//! for the Findings view, one finding per fact, with stable `ipam.*` ids.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -15,6 +15,8 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::Node;
 use serde::Serialize;
 
+use super::ipam::IpamModel;
+use super::ipam::findings::{IpamFinding, IpamFindingCode};
 use super::pools::{self, NodePool, OsFamily, PoolKey};
 use super::printers;
 use super::rollout::{self, RolloutTarget};
@@ -119,6 +121,15 @@ impl Finding {
         }
     }
 
+    /// An IPAM finding (or one about the IPAM configuration): the console opens the IPAM
+    /// view for it.
+    pub fn opens_ipam(&self) -> bool {
+        self.id.starts_with("ipam.")
+            || IpamFindingCode::ALL
+                .iter()
+                .any(|code| code.same_fact_as() == Some(self.id))
+    }
+
     /// `message — fix`.
     pub fn line(&self) -> String {
         if self.fix.is_empty() {
@@ -137,6 +148,87 @@ pub fn sort_findings(findings: &mut [Finding]) {
             .then_with(|| a.id.cmp(b.id))
             .then_with(|| a.subject.cmp(&b.subject))
     });
+}
+
+/// The stable id of an IPAM finding in the Findings view.
+pub fn ipam_id(finding: &IpamFinding) -> &'static str {
+    match finding.code {
+        IpamFindingCode::StrictAffinityOffWithWindows => "ipam.strict-affinity",
+        IpamFindingCode::ConfigCrossFieldRule if finding.subject == "autoAllocateBlocks" => {
+            "ipam.config-auto-allocate"
+        }
+        IpamFindingCode::ConfigCrossFieldRule => "ipam.config-max-blocks",
+        IpamFindingCode::BorrowedAddresses => "ipam.borrowed-addresses",
+        IpamFindingCode::BlockWithoutAffinity => "ipam.block-without-affinity",
+        IpamFindingCode::BlockOwnerMissing => "ipam.block-owner-missing",
+        IpamFindingCode::OrphanedBlock => "ipam.orphaned-block",
+        IpamFindingCode::AffinityWithoutBlock => "ipam.affinity-without-block",
+        IpamFindingCode::HandleWithoutAllocations => "ipam.handle-without-allocations",
+        IpamFindingCode::AllocationWithoutHandle => "ipam.allocation-without-handle",
+        IpamFindingCode::AllocationOfMissingPod => "ipam.allocation-of-missing-pod",
+        IpamFindingCode::NodeAtBlockCap => "ipam.node-at-block-cap",
+        IpamFindingCode::PoolNearlyExhausted => "ipam.pool-nearly-exhausted",
+        IpamFindingCode::MalformedCidr => "ipam.malformed-cidr",
+    }
+}
+
+/// What an IPAM finding is about, as a [`Subject`].
+fn ipam_subject(finding: &IpamFinding, model: &IpamModel) -> Subject {
+    let name = finding.subject.as_str();
+    match finding.code {
+        IpamFindingCode::StrictAffinityOffWithWindows | IpamFindingCode::ConfigCrossFieldRule => {
+            Subject::object("IPAMConfig", None, "default")
+        }
+        IpamFindingCode::MalformedCidr if model.pool_by_name(name).is_some() => {
+            Subject::object("IPPool", None, name)
+        }
+        IpamFindingCode::BorrowedAddresses
+        | IpamFindingCode::BlockWithoutAffinity
+        | IpamFindingCode::BlockOwnerMissing
+        | IpamFindingCode::OrphanedBlock
+        | IpamFindingCode::MalformedCidr => Subject::object("IPAMBlock", None, name),
+        IpamFindingCode::AffinityWithoutBlock => Subject::object("BlockAffinity", None, name),
+        IpamFindingCode::HandleWithoutAllocations
+        | IpamFindingCode::AllocationWithoutHandle
+        | IpamFindingCode::AllocationOfMissingPod => Subject::Cluster,
+        IpamFindingCode::NodeAtBlockCap => Subject::Node(name.to_string()),
+        IpamFindingCode::PoolNearlyExhausted => Subject::object("IPPool", None, name),
+    }
+}
+
+/// `general` (from [`findings`]) and the IPAM model's findings as one list, one finding per
+/// fact: an IPAM finding that reports what a general one already does
+/// ([`IpamFindingCode::same_fact_as`]) is folded into it — the general finding's id and
+/// subject, the worse severity, the longer message (the richer text) and the fix that exists.
+/// Every other IPAM finding joins with an `ipam.*` id ([`ipam_id`]). Sorted with
+/// [`sort_findings`].
+pub fn with_ipam(general: Vec<Finding>, model: &IpamModel) -> Vec<Finding> {
+    let mut out = general;
+    for finding in &model.findings {
+        let code = finding.code;
+        let same = code
+            .same_fact_as()
+            .and_then(|id| out.iter_mut().find(|f| f.id == id));
+        if let Some(existing) = same {
+            existing.severity = existing.severity.max(finding.severity);
+            if finding.message.len() > existing.message.len() {
+                existing.message.clone_from(&finding.message);
+            }
+            if existing.fix.is_empty() {
+                existing.fix = code.fix().to_string();
+            }
+            continue;
+        }
+        out.push(Finding::new(
+            ipam_id(finding),
+            finding.severity,
+            ipam_subject(finding, model),
+            finding.message.clone(),
+            code.fix(),
+        ));
+    }
+    sort_findings(&mut out);
+    out
 }
 
 /// Every finding of the snapshot (IPAM ones excepted), sorted with [`sort_findings`].

@@ -11,6 +11,7 @@
 pub mod findings;
 pub mod go_format;
 pub mod grid;
+pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -344,6 +345,8 @@ pub struct BorrowedAddress {
     pub kind: String,
     /// `namespace/pod`, `namespace/vmi`, or empty.
     pub allocated_to: String,
+    /// The allocation's handle (`k8s-pod-network.<container>`, …), or empty.
+    pub handle: String,
     /// Index of the block in `IpamModel::blocks`.
     pub block_index: usize,
     /// The borrowing node or the block owner runs Windows.
@@ -694,6 +697,21 @@ fn allocation(
     }
 }
 
+/// The first `shown` names joined by commas, and how many more there are: `a, b, c, and 4 more`.
+/// Findings and plan previews name a few examples of a long list this way.
+pub fn name_list(names: &[String], shown: usize) -> String {
+    let list = names
+        .iter()
+        .take(shown)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len().checked_sub(shown) {
+        Some(more) if more > 0 => format!("{list}, and {more} more"),
+        _ => list,
+    }
+}
+
 /// The address at `ordinal` in `network` (base + ordinal).
 pub fn ordinal_ip(network: IpNet, ordinal: u32) -> IpAddr {
     match network {
@@ -733,6 +751,7 @@ fn borrowed_row(
         block_owner: block.owner_label.clone(),
         kind,
         allocated_to,
+        handle: block.handle(allocation).unwrap_or_default().to_string(),
         block_index,
         windows_involved: borrower_windows || block.owner_os == Some(OsFamily::Windows),
     }

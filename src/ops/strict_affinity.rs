@@ -7,15 +7,16 @@
 //! snapshot, then writes. Owns the decision and the sequence; every request goes through
 //! [`ClusterWriter`] (which also appends the audit log). Must not touch kube, ui or app.
 
-use std::fmt::Write as _;
-
 use serde_json::{Value, json};
 
 use super::writer::{ClusterWriter, ObjectRef, Write, WriteError};
 use crate::model::calico::{DEFAULT_MAX_BLOCKS_PER_HOST, IpamConfigSpec};
 use crate::model::ipam::findings::NEARLY_FULL;
-use crate::model::ipam::{BorrowedAddress, ConfigSource, IpamModel, OsFamily};
+use crate::model::ipam::{BorrowedAddress, ConfigSource, IpamModel, OsFamily, name_list};
 use crate::model::{CalicoApiMode, ClusterSnapshot};
+
+/// Windows nodes a refusal or preview names before "and N more".
+const WINDOWS_NODES_SHOWN: usize = 5;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -211,7 +212,7 @@ fn check_turning_off(
     match override_confirmation {
         None => Err(PlanRefusal::WindowsNodes {
             count: windows.len(),
-            nodes: name_list(&windows),
+            nodes: name_list(&windows, WINDOWS_NODES_SHOWN),
             context,
         }),
         Some(typed) if typed.trim() != context => Err(PlanRefusal::OverrideMismatch {
@@ -231,20 +232,6 @@ fn config_ref(group: &str, version: &str, kind: &str, plural: &str) -> ObjectRef
         namespace: None,
         name: "default".to_string(),
     }
-}
-
-fn name_list(names: &[String]) -> String {
-    const SHOWN: usize = 5;
-    let mut list = names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        let _ = write!(list, ", and {} more", names.len() - SHOWN);
-    }
-    list
 }
 
 /// Nodes that need a new block or must borrow once no unclaimed block is left: their own
@@ -397,7 +384,7 @@ fn consequences(plan: &StrictAffinityPlan, lines: &mut Vec<String>) {
             lines.push(format!(
                 "  - OVERRIDDEN: {} Windows node(s) ({}) will fail every pod sandbox and calico-node-windows restart with \"global strict affinity should not be false for Windows node\"; the operator marks calico-windows Degraded.",
                 plan.overridden_windows_nodes.len(),
-                name_list(&plan.overridden_windows_nodes)
+                name_list(&plan.overridden_windows_nodes, WINDOWS_NODES_SHOWN)
             ));
         }
     }

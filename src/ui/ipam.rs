@@ -9,6 +9,8 @@
 
 mod panels;
 
+use std::borrow::Cow;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -17,6 +19,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::model::ClusterSnapshot;
 use crate::model::ipam::grid::{CellOwner, GridCell, PoolGrid};
+use crate::model::ipam::tables::{IpamTable, TableSort, sorted_rows};
 use crate::model::ipam::{IpamMap, IpamModel, OsFamily};
 use crate::ui::theme::{Role, Theme};
 
@@ -57,8 +60,46 @@ pub struct IpamViewState {
     pub zoom: Option<usize>,
     /// Selected cell at the current zoom level.
     pub cursor: usize,
-    /// First row of the list tables.
-    pub list_offset: usize,
+    /// The sort of each list table, in [`IpamTable::ALL`] order.
+    pub sorts: [TableSort; 3],
+    /// The current table's rows in sort order, computed when the sort or the snapshot changes
+    /// ([`IpamViewState::refresh_order`]), never per frame.
+    pub order: TableOrder,
+}
+
+/// A list table's rows in sort order, and the (table, sort) they were sorted for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableOrder {
+    pub key: Option<(IpamTable, TableSort)>,
+    pub rows: Vec<usize>,
+}
+
+/// The list table's rows as shown (sorted, then filtered) and the selected one, for
+/// [`render`]; the map ignores it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListRows<'a> {
+    pub rows: &'a [usize],
+    pub selected: usize,
+}
+
+impl IpamMode {
+    /// The list table this mode shows (`None` for the map).
+    pub fn table(self) -> Option<IpamTable> {
+        match self {
+            IpamMode::Map => None,
+            IpamMode::Pools => Some(IpamTable::Pools),
+            IpamMode::Nodes => Some(IpamTable::Nodes),
+            IpamMode::Borrowed => Some(IpamTable::Borrowed),
+        }
+    }
+}
+
+fn table_slot(table: IpamTable) -> usize {
+    match table {
+        IpamTable::Pools => 0,
+        IpamTable::Nodes => 1,
+        IpamTable::Borrowed => 2,
+    }
 }
 
 impl IpamViewState {
@@ -68,6 +109,16 @@ impl IpamViewState {
             self.zoom = None;
             self.cursor = 0;
         }
+    }
+
+    /// Shows the map of the pool at `model_pool` (an index into `IpamModel::pools`).
+    pub fn show_pool(&mut self, view: &IpamView, model_pool: usize) {
+        if let Some(grid) = view.map.pools.iter().position(|g| g.pool == model_pool) {
+            self.pool = grid;
+            self.zoom = None;
+            self.cursor = 0;
+        }
+        self.mode = IpamMode::Map;
     }
 
     /// One level finer (more, smaller cells), keeping the selected addresses in view.
@@ -105,11 +156,6 @@ impl IpamViewState {
         );
     }
 
-    /// Scrolls a list table by `rows`.
-    pub fn scroll_list(&mut self, rows: isize) {
-        self.list_offset = self.list_offset.saturating_add_signed(rows);
-    }
-
     pub fn cycle_mode(&mut self) {
         self.mode = match self.mode {
             IpamMode::Map => IpamMode::Pools,
@@ -117,7 +163,57 @@ impl IpamViewState {
             IpamMode::Nodes => IpamMode::Borrowed,
             IpamMode::Borrowed => IpamMode::Map,
         };
-        self.list_offset = 0;
+    }
+
+    /// The sort of `table`.
+    pub fn sort(&self, table: IpamTable) -> TableSort {
+        self.sorts[table_slot(table)]
+    }
+
+    /// Sorts the current table by its next column (ascending); no-op on the map.
+    pub fn sort_next_column(&mut self) {
+        if let Some(table) = self.mode.table() {
+            let slot = table_slot(table);
+            self.sorts[slot] = self.sorts[slot].next_column(table);
+        }
+    }
+
+    /// Reverses the current table's sort; no-op on the map.
+    pub fn reverse_sort(&mut self) {
+        if let Some(table) = self.mode.table() {
+            let slot = table_slot(table);
+            self.sorts[slot] = self.sorts[slot].reversed();
+        }
+    }
+
+    /// Forgets the cached order (the model changed).
+    pub fn invalidate_order(&mut self) {
+        self.order = TableOrder::default();
+    }
+
+    /// Sorts the current table again if its sort or the model changed since the last time.
+    pub fn refresh_order(&mut self, view: &IpamView) {
+        let Some(table) = self.mode.table() else {
+            return;
+        };
+        let key = (table, self.sort(table));
+        if self.order.key != Some(key) {
+            self.order = TableOrder {
+                key: Some(key),
+                rows: sorted_rows(&view.model, table, key.1),
+            };
+        }
+    }
+
+    /// The rows of `table` in sort order: the cached ones when they are current, else sorted
+    /// now (only until the next [`IpamViewState::refresh_order`]).
+    pub fn rows<'a>(&'a self, view: &IpamView, table: IpamTable) -> Cow<'a, [usize]> {
+        let sort = self.sort(table);
+        if self.order.key == Some((table, sort)) {
+            Cow::Borrowed(&self.order.rows)
+        } else {
+            Cow::Owned(sorted_rows(&view.model, table, sort))
+        }
     }
 }
 
@@ -356,7 +452,7 @@ fn map_layout(main: Rect, network: Option<ipnet::IpNet>) -> MapLayout {
     }
 }
 
-/// The map's shape for key handling, computed as [`render`] lays it out in `area`.
+/// The map's shape for key and mouse handling, computed as [`render`] lays it out in `area`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MapGeometry {
     /// The zoom level that fits the whole pool (what `zoom: None` shows).
@@ -367,6 +463,49 @@ pub struct MapGeometry {
     pub columns: usize,
     /// Cells at that level.
     pub cells: usize,
+    /// Where the cells are drawn.
+    pub cells_area: Rect,
+    /// The first map row shown (the map scrolls by whole rows to keep the cursor in view).
+    pub first_row: usize,
+}
+
+impl MapGeometry {
+    /// The cell drawn at terminal position (`x`, `y`), if any.
+    pub fn cell_at(&self, x: u16, y: u16) -> Option<usize> {
+        let area = self.cells_area;
+        if x < area.x || y < area.y || x >= area.right() || y >= area.bottom() {
+            return None;
+        }
+        let column = usize::from(x - area.x);
+        let row = self.first_row + usize::from(y - area.y);
+        if column >= self.columns {
+            return None;
+        }
+        let cell = row * self.columns + column;
+        (cell < self.cells).then_some(cell)
+    }
+}
+
+/// Level, columns and first row of `grid` drawn into `cells_area` with `state`'s zoom and
+/// cursor: the one computation both [`render`] and [`map_geometry`] use.
+fn map_window(grid: &PoolGrid, cells_area: Rect, state: &IpamViewState) -> MapGeometry {
+    let fitted = fitted_level(grid, cells_area.width, cells_area.height);
+    let level = state
+        .zoom
+        .unwrap_or(fitted)
+        .min(grid.levels.len().saturating_sub(1));
+    let cells = grid.levels.get(level).map_or(0, |l| l.cells.len());
+    let columns = grid_columns(cells, usize::from(cells_area.width));
+    let rows_shown = usize::from(cells_area.height);
+    let cursor = state.cursor.min(cells.saturating_sub(1));
+    MapGeometry {
+        fitted,
+        level,
+        columns,
+        cells,
+        cells_area,
+        first_row: (cursor / columns).saturating_sub(rows_shown.saturating_sub(1)),
+    }
 }
 
 /// The map geometry of the selected pool when the view is drawn into `area`; `None` without
@@ -376,36 +515,27 @@ pub fn map_geometry(area: Rect, state: &IpamViewState, view: &IpamView) -> Optio
     let network = view.model.pools.get(grid.pool)?.network;
     let [main, _] = split_side(area);
     let cells_area = map_layout(main, network).cells;
-    let fitted = fitted_level(grid, cells_area.width, cells_area.height);
-    let level = state
-        .zoom
-        .unwrap_or(fitted)
-        .min(grid.levels.len().saturating_sub(1));
-    let cells = grid.levels.get(level).map_or(0, |l| l.cells.len());
-    Some(MapGeometry {
-        fitted,
-        level,
-        columns: grid_columns(cells, usize::from(cells_area.width)),
-        cells,
-    })
+    Some(map_window(grid, cells_area, state))
 }
 
-/// Draws the view into `area`.
+/// Draws the view into `area`: the map with the configuration and findings beside it, or a
+/// list table over the whole width (`list` gives its rows and selection).
 pub fn render(
     frame: &mut Frame<'_>,
     area: Rect,
     state: &IpamViewState,
     view: &IpamView,
     theme: &IpamTheme,
+    list: ListRows<'_>,
 ) {
-    let [main, side] = split_side(area);
-    match state.mode {
-        IpamMode::Map => render_map(frame, main, state, view, theme),
-        IpamMode::Pools | IpamMode::Nodes | IpamMode::Borrowed => {
-            panels::render_list(frame, main, state, view, theme);
+    match state.mode.table() {
+        None => {
+            let [main, side] = split_side(area);
+            render_map(frame, main, state, view, theme);
+            panels::render_side(frame, side, view, theme);
         }
+        Some(table) => panels::render_list(frame, area, state, view, theme, table, list),
     }
-    panels::render_side(frame, side, view, theme);
 }
 
 // One drawing pass over the map (frame, status line, gutter, cells, details) reads best top to
@@ -450,15 +580,14 @@ fn render_map(
     if cells_area.height == 0 || cells_area.width == 0 {
         return;
     }
-    let fitted = fitted_level(grid, cells_area.width, cells_area.height);
-    let level_index = state.zoom.unwrap_or(fitted).min(grid.levels.len() - 1);
+    let window = map_window(grid, cells_area, state);
+    let level_index = window.level;
     let level = &grid.levels[level_index];
     let per_cell = level.blocks_per_cell();
-    let columns = grid_columns(level.cells.len(), usize::from(cells_area.width));
+    let columns = window.columns;
     let rows_shown = usize::from(cells_area.height);
     let cursor = state.cursor.min(level.cells.len().saturating_sub(1));
-    // Scroll by whole rows so the cursor stays in view.
-    let first_row = (cursor / columns).saturating_sub(rows_shown.saturating_sub(1));
+    let first_row = window.first_row;
     let first = first_row * columns;
     let total_rows = level.cells.len().div_ceil(columns);
     let status = format!(

@@ -70,7 +70,11 @@ fn table<'a>(
         .column_spacing(1);
     let mut table_state = TableState::default();
     if !empty {
-        table_state.select(Some(selected.min(count - 1)));
+        let selected = selected.min(count - 1);
+        let window = super::table_window(area, selected);
+        table_state = table_state
+            .with_offset(window.first)
+            .with_selected(Some(selected));
     }
     frame.render_stateful_widget(widget, area, &mut table_state);
     if empty {
@@ -422,11 +426,7 @@ fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             theme.style(role),
         )));
     }
-    let height = u16::try_from(summary.len() + 2)
-        .unwrap_or(u16::MAX)
-        .min(area.height / 2);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(height), Constraint::Min(3)]).areas(area);
+    let [top, bottom] = rollout_split(state, area);
     frame.render_widget(
         Paragraph::new(summary)
             .wrap(Wrap { trim: true })
@@ -538,7 +538,71 @@ fn findings(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 fn ipam(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let ipam_theme = super::ipam::IpamTheme::from_theme(theme);
-    super::ipam::render(frame, area, &state.ipam, &state.derived.ipam, &ipam_theme);
+    let rows: Vec<usize> = match state.ipam.mode.table() {
+        Some(_) => state
+            .items()
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::IpamRow(row) => Some(row),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let list = super::ipam::ListRows {
+        rows: &rows,
+        selected: state.screen().selected,
+    };
+    super::ipam::render(
+        frame,
+        area,
+        &state.ipam,
+        &state.derived.ipam,
+        &ipam_theme,
+        list,
+    );
+}
+
+/// The area of the current view's list table inside `body` (as drawn), or `None` when the
+/// view shows no selectable table (node detail, the IPAM map). The mouse reads rows from it.
+pub fn list_area(state: &State, body: Rect) -> Option<Rect> {
+    match &state.screen().view {
+        View::Pools | View::Nodes { .. } => Some(body),
+        View::Node { .. } => None,
+        View::Rollout => {
+            let [_, bottom] = rollout_split(state, body);
+            Some(detail_split(state, bottom)[0])
+        }
+        View::Findings => Some(detail_split(state, body)[0]),
+        View::Ipam => state.ipam.mode.table().map(|_| body),
+    }
+}
+
+/// The rollout view's summary panel and the table area under it.
+fn rollout_split(state: &State, area: Rect) -> [Rect; 2] {
+    let d = &state.derived;
+    let lines = d
+        .rollouts
+        .iter()
+        .map(|r| 1 + usize::from(!r.pools.is_empty()))
+        .sum::<usize>()
+        + 1
+        + d.tigera.iter().filter(|t| !t.message.is_empty()).count();
+    let height = u16::try_from(lines + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height / 2);
+    Layout::vertical([Constraint::Length(height), Constraint::Min(3)]).areas(area)
+}
+
+/// The table area and the selected row's detail panel under it, as [`with_detail`] splits
+/// them (the detail shows when a row is selected and there is room).
+fn detail_split(state: &State, area: Rect) -> [Rect; 2] {
+    let selected = state.items().get(state.screen().selected).is_some();
+    if selected && area.height >= 10 {
+        Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area)
+    } else {
+        [area, Rect::new(area.x, area.bottom(), area.width, 0)]
+    }
 }
 
 /// Draws the selected row's full text in a panel under the table (rows are cut at 80
@@ -550,6 +614,7 @@ fn with_detail(frame: &mut Frame, area: Rect, detail: Option<String>, theme: &Th
     if area.height < 10 {
         return area;
     }
+    // The same split `detail_split` gives the mouse.
     let [table_area, detail_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area);
     frame.render_widget(

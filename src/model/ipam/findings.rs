@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use super::{BlockOwner, ConfigSource, IpamModel, OsFamily, Severity};
+use super::{BlockOwner, ConfigSource, IpamModel, OsFamily, Severity, name_list};
 use crate::model::calico::WINDOWS_RESERVED_HANDLE;
 use crate::model::snapshot::{ClusterSnapshot, FeedState, Kind};
 
@@ -29,6 +29,62 @@ pub enum IpamFindingCode {
     NodeAtBlockCap,
     PoolNearlyExhausted,
     MalformedCidr,
+}
+
+impl IpamFindingCode {
+    pub const ALL: [IpamFindingCode; 13] = [
+        Self::StrictAffinityOffWithWindows,
+        Self::ConfigCrossFieldRule,
+        Self::BorrowedAddresses,
+        Self::BlockWithoutAffinity,
+        Self::BlockOwnerMissing,
+        Self::OrphanedBlock,
+        Self::AffinityWithoutBlock,
+        Self::HandleWithoutAllocations,
+        Self::AllocationWithoutHandle,
+        Self::AllocationOfMissingPod,
+        Self::NodeAtBlockCap,
+        Self::PoolNearlyExhausted,
+        Self::MalformedCidr,
+    ];
+
+    /// The id of the general finding (`model::findings`) that reports the same fact, if any:
+    /// the Findings view shows the two as one.
+    pub fn same_fact_as(self) -> Option<&'static str> {
+        match self {
+            Self::StrictAffinityOffWithWindows => Some("windows.strict-affinity"),
+            _ => None,
+        }
+    }
+
+    /// What to do about it, in one line (empty when there is nothing to do by hand).
+    pub fn fix(self) -> &'static str {
+        match self {
+            Self::StrictAffinityOffWithWindows => {
+                "turn strictAffinity on: s in the IPAM view, or :strictaffinity on"
+            }
+            Self::ConfigCrossFieldRule => {
+                "turn strictAffinity on, or set maxBlocksPerHost 0 and autoAllocateBlocks true"
+            }
+            Self::BorrowedAddresses => {
+                "turn strictAffinity on so nodes stop borrowing; recreate the borrowing pods to move them into their own node's blocks"
+            }
+            Self::BlockWithoutAffinity
+            | Self::BlockOwnerMissing
+            | Self::HandleWithoutAllocations
+            | Self::AllocationWithoutHandle
+            | Self::AllocationOfMissingPod => {
+                "run calicoctl ipam check and release what it reports as leaked"
+            }
+            Self::OrphanedBlock => "add an IP pool that covers the block, or release its addresses",
+            Self::AffinityWithoutBlock => "",
+            Self::NodeAtBlockCap => {
+                "move pods off the node; on Linux raise maxBlocksPerHost (Windows hosts hold one block)"
+            }
+            Self::PoolNearlyExhausted => "add an IP pool, or replace the pool with a larger CIDR",
+            Self::MalformedCidr => "correct the CIDR",
+        }
+    }
 }
 
 /// One thing wrong or risky in IPAM, with a one-line explanation.
@@ -295,7 +351,7 @@ fn handle_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<
             format!(
                 "{} IPAM handle(s) hold no address in any block (leaked): {}",
                 leaked.len(),
-                examples(&leaked)
+                name_list(&leaked, EXAMPLES)
             ),
         ));
     }
@@ -313,26 +369,14 @@ fn handle_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<
             format!(
                 "{} handle(s) used in blocks have no IPAMHandle object: {}",
                 missing.len(),
-                examples(&missing)
+                name_list(&missing, EXAMPLES)
             ),
         ));
     }
 }
 
-/// The first few names of a list, for a one-line message.
-fn examples(names: &[String]) -> String {
-    const SHOWN: usize = 3;
-    let mut text = names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        text.push_str(", …");
-    }
-    text
-}
+/// Examples a one-line message names before "and N more".
+const EXAMPLES: usize = 3;
 
 fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<IpamFinding>) {
     if !live(snapshot, Kind::Pods) {
@@ -372,7 +416,7 @@ fn pod_findings(snapshot: &ClusterSnapshot, model: &IpamModel, out: &mut Vec<Ipa
             format!(
                 "{} address(es) are allocated to pods that no longer exist (leaked): {}",
                 leaked.len(),
-                examples(&leaked)
+                name_list(&leaked, EXAMPLES)
             ),
         ));
     }

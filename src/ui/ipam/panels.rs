@@ -1,14 +1,16 @@
 //! The IPAM view's panels beside and below the map: the selected cell's blocks and
-//! allocations, the list tables (pools, nodes, borrowed addresses), and the configuration
-//! with its findings. Reads only the precomputed [`IpamView`].
+//! allocations, the sortable list tables (pools, nodes, borrowed addresses; their contents and
+//! order come from `model::ipam::tables`, sorted before drawing), and the configuration with
+//! its findings. Reads only the precomputed [`IpamView`].
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use super::{IpamMode, IpamTheme, IpamView, IpamViewState};
+use super::{IpamTheme, IpamView, IpamViewState, ListRows};
 use crate::model::ipam::grid::PoolGrid;
+use crate::model::ipam::tables::IpamTable;
 use crate::model::ipam::{AllocationKind, BlockUsage, IpamModel, Severity};
 
 fn percent(part: u64, whole: u64) -> String {
@@ -153,152 +155,153 @@ fn render_block(frame: &mut Frame<'_>, area: Rect, block: &BlockUsage, theme: &I
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// Column widths of a list table: the full titles when `wide`, else the short ones that fit
+/// 80 columns. Every width leaves room for the sort mark (` ▲`).
+fn widths(table: IpamTable, wide: bool) -> Vec<Constraint> {
+    use Constraint::{Fill, Length, Min};
+    match (table, wide) {
+        (IpamTable::Pools, true) => vec![
+            Min(12),
+            Length(20),
+            Length(7),
+            Length(11),
+            Length(10),
+            Length(9),
+            Length(10),
+            Length(5),
+        ],
+        (IpamTable::Pools, false) => vec![
+            Min(10),
+            Length(16),
+            Length(5),
+            Length(9),
+            Length(7),
+            Length(7),
+            Length(7),
+            Length(5),
+        ],
+        (IpamTable::Nodes, true) => vec![
+            Min(20),
+            Length(9),
+            Length(12),
+            Length(8),
+            Length(10),
+            Length(8),
+            Length(10),
+            Length(6),
+            Length(8),
+        ],
+        (IpamTable::Nodes, false) => vec![
+            Min(16),
+            Length(7),
+            Length(8),
+            Length(5),
+            Length(5),
+            Length(6),
+            Length(6),
+            Length(6),
+            Length(6),
+        ],
+        (IpamTable::Borrowed, true) => {
+            vec![Length(17), Length(20), Fill(2), Fill(2), Fill(3), Fill(3)]
+        }
+        (IpamTable::Borrowed, false) => {
+            vec![Length(15), Length(18), Fill(1), Fill(1), Fill(1), Fill(1)]
+        }
+    }
+}
+
+/// Whether a list table of `area` uses the full column titles.
+fn wide(area: Rect) -> bool {
+    area.width >= 100
+}
+
+/// A list table: the header marks the sorted column (▲ ascending, ▼ descending, so the
+/// direction reads without colour), the title names it; only the rows in view are built.
 pub(super) fn render_list(
     frame: &mut Frame<'_>,
     area: Rect,
     state: &IpamViewState,
     view: &IpamView,
     theme: &IpamTheme,
+    table: IpamTable,
+    list: ListRows<'_>,
 ) {
-    let (title, header, widths, rows) = list_contents(state.mode, area.width, &view.model);
-    let count = rows.len();
-    let table = Table::new(
-        rows.into_iter()
-            .skip(state.list_offset)
-            .map(|cells| Row::new(cells.into_iter().map(Cell::from))),
-        widths,
-    )
-    .header(Row::new(header).style(theme.title))
-    .block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(Line::styled(format!("{title}({count}) "), theme.title)),
+    let wide = wide(area);
+    let sort = state.sort(table);
+    let arrow = if sort.descending { "▼" } else { "▲" };
+    let columns = table.columns();
+    let header = columns.iter().enumerate().map(|(index, column)| {
+        let title = if wide { column.title } else { column.short };
+        if index == sort.column {
+            Cell::from(Span::styled(format!("{title} {arrow}"), theme.title))
+        } else {
+            Cell::from(title)
+        }
+    });
+    let sorted_by = columns.get(sort.column).map_or("", |c| c.title);
+    let count = list.rows.len();
+    let total = table.len(&view.model);
+    let shown = if count == total {
+        count.to_string()
+    } else {
+        format!("{count} of {total}")
+    };
+    let title = format!(
+        " {} ({shown}) · sorted by {sorted_by} {arrow} ",
+        table.title()
     );
-    frame.render_widget(table, area);
-}
-
-type ListContents = (
-    &'static str,
-    Vec<&'static str>,
-    Vec<Constraint>,
-    Vec<Vec<String>>,
-);
-
-/// Title, header, column widths and rows of a list table.
-fn list_contents(mode: IpamMode, width: u16, model: &IpamModel) -> ListContents {
-    match mode {
-        IpamMode::Map | IpamMode::Pools => (
-            " IP pools ",
-            vec!["POOL", "CIDR", "BLOCK", "ENCAP", "BLOCKS", "IN USE", "FREE"],
-            vec![
-                Constraint::Min(12),
-                Constraint::Length(18),
-                Constraint::Length(5),
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Length(8),
-                Constraint::Length(10),
-            ],
-            model.pools.iter().map(pool_row).collect(),
-        ),
-        IpamMode::Nodes => (
-            " Nodes ",
-            vec![
-                "NODE", "OS", "POOL", "BLOCKS", "IN USE", "FREE", "BORROWS", "LENDS",
-            ],
-            vec![
-                Constraint::Min(16),
-                Constraint::Length(7),
-                Constraint::Length(10),
-                Constraint::Length(6),
-                Constraint::Length(7),
-                Constraint::Length(6),
-                Constraint::Length(7),
-                Constraint::Length(6),
-            ],
-            model.nodes.iter().map(node_row).collect(),
-        ),
-        IpamMode::Borrowed if width < 70 => (
-            " Borrowed addresses ",
-            vec!["IP", "BORROWING-NODE", "ALLOCATED-TO"],
-            vec![
-                Constraint::Length(15),
-                Constraint::Fill(1),
-                Constraint::Fill(1),
-            ],
-            model
-                .borrowed
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.ip.clone(),
-                        r.borrowing_node.clone(),
-                        r.allocated_to.clone(),
-                    ]
-                })
-                .collect(),
-        ),
-        IpamMode::Borrowed => (
-            " Borrowed addresses ",
-            vec![
-                "IP",
-                "BORROWING-NODE",
-                "BLOCK",
-                "BLOCK OWNER",
-                "TYPE",
-                "ALLOCATED-TO",
-            ],
-            vec![
-                Constraint::Length(15),
-                Constraint::Fill(2),
-                Constraint::Length(18),
-                Constraint::Fill(2),
-                Constraint::Length(5),
-                Constraint::Fill(3),
-            ],
-            model
-                .borrowed
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.ip.clone(),
-                        r.borrowing_node.clone(),
-                        r.block.clone(),
-                        r.block_owner.clone(),
-                        r.kind.clone(),
-                        r.allocated_to.clone(),
-                    ]
-                })
-                .collect(),
-        ),
+    let selected = list.selected.min(count.saturating_sub(1));
+    let window = crate::ui::table_window(area, selected);
+    let rows: Vec<Row> = list
+        .rows
+        .iter()
+        .skip(window.first)
+        .take(window.visible)
+        .map(|&row| {
+            // A node that borrows stands out (bold without colour); its BORROWED count says why.
+            let borrows = table == IpamTable::Nodes
+                && view.model.nodes.get(row).is_some_and(|n| n.borrowing > 0);
+            let style = if borrows {
+                theme.borrowed
+            } else {
+                ratatui::style::Style::default()
+            };
+            let cells = table.cells(&view.model, row);
+            Row::new(cells.into_iter().map(Cell::from)).style(style)
+        })
+        .collect();
+    let widget = Table::new(rows, widths(table, wide))
+        .header(Row::new(header).style(theme.title))
+        .row_highlight_style(theme.selected)
+        .highlight_symbol("▶")
+        .column_spacing(1)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(Line::styled(title, theme.title)),
+        );
+    let mut table_state = TableState::default();
+    if count > 0 {
+        table_state.select(Some(selected - window.first));
     }
-}
-
-fn node_row(n: &crate::model::ipam::NodeIpam) -> Vec<String> {
-    vec![
-        n.node.clone(),
-        n.os.map_or("?", |os| os.as_str()).to_string(),
-        n.pool.clone().unwrap_or_else(|| "-".to_string()),
-        format!("{}/{}", n.blocks.len(), n.block_cap),
-        n.in_use.to_string(),
-        n.free().to_string(),
-        n.borrowing.to_string(),
-        n.lent.to_string(),
-    ]
-}
-
-fn pool_row(pool: &crate::model::ipam::PoolUsage) -> Vec<String> {
-    let total = pool.total;
-    vec![
-        format!("{}{}", pool.name, if pool.disabled { " (off)" } else { "" }),
-        pool.network
-            .map_or_else(|| pool.cidr.clone(), |n| n.to_string()),
-        format!("/{}", pool.block_size),
-        pool.encapsulation.label().to_string(),
-        format!("{}/{}", pool.blocks.len(), pool.block_slots),
-        pool.in_use.to_string(),
-        crate::model::ipam::go_format::go_g5(total - pool.in_use as f64),
-    ]
+    frame.render_stateful_widget(widget, area, &mut table_state);
+    if count == 0 && area.height > 3 {
+        let text = if total == 0 {
+            "nothing to show"
+        } else {
+            "no row matches the filter"
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme.dim)),
+            Rect {
+                x: area.x + 2,
+                y: area.y + 2,
+                width: area.width.saturating_sub(4),
+                height: 1,
+            },
+        );
+    }
 }
 
 fn severity_style(severity: Severity, theme: &IpamTheme) -> (&'static str, ratatui::style::Style) {

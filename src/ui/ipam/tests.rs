@@ -55,9 +55,18 @@ fn draw(
     view: &IpamView,
     theme: &IpamTheme,
 ) -> String {
+    let rows = state
+        .mode
+        .table()
+        .map(|table| state.rows(view, table).into_owned())
+        .unwrap_or_default();
+    let list = ListRows {
+        rows: &rows,
+        selected: 0,
+    };
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| render(frame, frame.area(), state, view, theme))
+        .draw(|frame| render(frame, frame.area(), state, view, theme, list))
         .unwrap();
     format!("{}", terminal.backend())
 }
@@ -199,12 +208,78 @@ fn geometry_matches_what_render_draws() {
     let geometry = map_geometry(area, &IpamViewState::default(), &view).unwrap();
     // 16 slots fit at one block per cell, 8 per row (the snapshot above shows two rows of 8).
     assert_eq!(
-        geometry,
-        MapGeometry {
-            fitted: 0,
-            level: 0,
-            columns: 8,
-            cells: 16
-        }
+        (
+            geometry.fitted,
+            geometry.level,
+            geometry.columns,
+            geometry.cells,
+            geometry.first_row
+        ),
+        (0, 0, 8, 16, 0)
+    );
+    // The map panel is the left part (120 - 40 side), bordered, with a status line and a
+    // 16-column address gutter: cells start at x = 1 + 16, y = 1 + 1.
+    assert_eq!((geometry.cells_area.x, geometry.cells_area.y), (17, 2));
+    // Cell 9 is row 1, column 1; past the eighth column there is no cell.
+    assert_eq!(geometry.cell_at(18, 3), Some(9));
+    assert_eq!(geometry.cell_at(17 + 8, 2), None);
+    assert_eq!(geometry.cell_at(17, 4), None);
+}
+
+#[test]
+fn node_table_sorted_by_in_use_descending_marks_the_header() {
+    let view = hybrid_view();
+    let mut state = IpamViewState {
+        mode: IpamMode::Nodes,
+        ..IpamViewState::default()
+    };
+    // NODE -> OS -> POOL -> BLOCKS -> CAPACITY -> IN USE, then reversed.
+    for _ in 0..5 {
+        state.sort_next_column();
+    }
+    state.reverse_sort();
+    state.refresh_order(&view);
+    // In use of each node's own block, worked out from the fixture: npwin-0 reserves
+    // ordinals 0, 1, 2 and 63 (4) and holds 52 pods: 56; npwin-1 4 + 6 = 10; nplinux-0 a
+    // tunnel, 30 pods and the address it lends: 32; nplinux-1 a tunnel and 12 pods: 13. The
+    // unowned block counts for nobody.
+    let names: Vec<&str> = state
+        .order
+        .rows
+        .iter()
+        .map(|&row| view.model.nodes[row].node.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "aks-npwin-00000000",
+            "aks-nplinux-00000000",
+            "aks-nplinux-00000001",
+            "aks-npwin-00000001"
+        ]
+    );
+    let screen = draw(120, 40, &state, &view, &IpamTheme::plain());
+    assert!(screen.contains("IN USE ▼"), "{screen}");
+    assert!(screen.contains("sorted by IN USE ▼"), "{screen}");
+    insta::assert_snapshot!("nodes_by_in_use_120x40", screen);
+    let narrow = draw(80, 24, &state, &view, &IpamTheme::plain());
+    assert!(narrow.contains("USED ▼"), "{narrow}");
+    insta::assert_snapshot!("nodes_by_in_use_80x24", narrow);
+}
+
+#[test]
+fn pool_table_at_both_sizes() {
+    let view = hybrid_view();
+    let state = IpamViewState {
+        mode: IpamMode::Pools,
+        ..IpamViewState::default()
+    };
+    insta::assert_snapshot!(
+        "pools_120x40",
+        draw(120, 40, &state, &view, &IpamTheme::plain())
+    );
+    insta::assert_snapshot!(
+        "pools_80x24",
+        draw(80, 24, &state, &view, &IpamTheme::plain())
     );
 }
