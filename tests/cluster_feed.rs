@@ -209,6 +209,72 @@ async fn fresh_is_v1_crds_with_the_operator_present() {
     cluster.stop().await;
 }
 
+/// Credentials that may read nodes and pods but not Calico IPAM or the operator's status: those
+/// kinds say exactly which verb and resource are missing, the rest is live, and the findings
+/// that need the forbidden data say they cannot check instead of reporting absence.
+#[tokio::test]
+async fn forbidden_kinds_name_the_missing_permission_and_findings_cannot_check() {
+    let cluster = common::start(Options::default()).await;
+    let connection = connect(&ConnectOptions {
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        context: Some(pooltop::sim::kubeconfig::RESTRICTED_CONTEXT.to_string()),
+        ..ConnectOptions::default()
+    })
+    .await
+    .unwrap();
+    let feed = spawn_feed(&connection, CancellationToken::new());
+    let snapshot = until(&feed, "a complete snapshot", |s| {
+        s.is_complete() && s.calico_api != CalicoApiMode::Unknown
+    })
+    .await;
+    assert_eq!(snapshot.calico_api, CalicoApiMode::V1Crds);
+    for (kind, resource) in [
+        (Kind::IpamBlocks, "ipamblocks.crd.projectcalico.org"),
+        (
+            Kind::BlockAffinities,
+            "blockaffinities.crd.projectcalico.org",
+        ),
+        (Kind::IpamHandles, "ipamhandles.crd.projectcalico.org"),
+        (Kind::IpamConfigs, "ipamconfigs.crd.projectcalico.org"),
+        (Kind::TigeraStatuses, "tigerastatuses.operator.tigera.io"),
+    ] {
+        assert_eq!(
+            snapshot.feed(kind).state,
+            FeedState::Forbidden {
+                verb: "list".into(),
+                resource: resource.into()
+            },
+            "{kind:?}"
+        );
+    }
+    for kind in [Kind::Nodes, Kind::Pods, Kind::Installations, Kind::IpPools] {
+        assert_eq!(snapshot.feed(kind).state, FeedState::Live, "{kind:?}");
+    }
+    let pools =
+        pooltop::model::pools::pools(&snapshot, &pooltop::model::pools::PoolRules::default());
+    let findings = pooltop::model::findings::findings(&snapshot, &pools);
+    let cannot: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.message.starts_with("cannot check"))
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        cannot
+            .iter()
+            .any(|m| m.contains("forbidden to list ipamconfigs.crd.projectcalico.org")),
+        "{cannot:#?}"
+    );
+    // Nothing claims the IPAM configuration is missing: it is unknown.
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.message.contains("strictAffinity is off")),
+        "{findings:#?}"
+    );
+    feed.stop();
+    cluster.stop().await;
+}
+
 #[tokio::test]
 async fn a_kind_whose_resource_disappears_is_not_installed() {
     // Removing the operator's Installation CRD takes the resource away while watched.

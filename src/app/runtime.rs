@@ -1,12 +1,18 @@
 //! The one impure part of the app: a select loop over terminal events, snapshots and
 //! signals. It drains every pending message, then draws once — at most about 30 times a
 //! second, and only when something changed, so an idle console writes nothing to the terminal.
+//!
+//! The loop draws on any [`Surface`] and reads any stream of terminal events: the console
+//! passes the real terminal and crossterm's `EventStream`; the console benchmark passes a
+//! terminal whose writer counts bytes, and its own events.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
+use crossterm::event::{Event, EventStream, MouseEventKind};
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -34,16 +40,53 @@ pub enum Exit {
 /// Themes by name, in the order `t` cycles through them.
 pub type Themes = Vec<(String, Theme)>;
 
-/// Runs the console until quit, a signal, or a context switch.
+/// What the loop draws on: a ratatui terminal that can also hand the tty back for Ctrl-Z.
+pub trait Surface {
+    type Backend: Backend<Error = std::io::Error>;
+    fn terminal(&mut self) -> &mut Terminal<Self::Backend>;
+    /// Gives the terminal back to the shell until the process is resumed.
+    fn suspend(&mut self) -> std::io::Result<()>;
+    /// Called after each frame reached the terminal, with the state it showed (the
+    /// benchmark notes when the first complete snapshot was on screen).
+    fn frame_drawn(&mut self, _state: &State) {}
+}
+
+impl Surface for TerminalGuard {
+    type Backend = ratatui::backend::CrosstermBackend<std::io::Stdout>;
+    fn terminal(&mut self) -> &mut Terminal<Self::Backend> {
+        &mut self.terminal
+    }
+    fn suspend(&mut self) -> std::io::Result<()> {
+        TerminalGuard::suspend(self)
+    }
+}
+
+/// Runs the console on the real terminal until quit, a signal, or a context switch.
 pub async fn run(
     guard: &mut TerminalGuard,
     state: &mut State,
     themes: &Themes,
-    mut snapshots: watch::Receiver<Arc<ClusterSnapshot>>,
+    snapshots: watch::Receiver<Arc<ClusterSnapshot>>,
     writer: Arc<dyn ClusterWriter>,
 ) -> std::io::Result<Exit> {
+    run_on(guard, EventStream::new(), state, themes, snapshots, writer).await
+}
+
+/// The loop itself, on any surface and any stream of terminal events. The stream ending (or
+/// failing) means the terminal is gone: the loop quits.
+pub async fn run_on<S, E>(
+    surface: &mut S,
+    mut events: E,
+    state: &mut State,
+    themes: &Themes,
+    mut snapshots: watch::Receiver<Arc<ClusterSnapshot>>,
+    writer: Arc<dyn ClusterWriter>,
+) -> std::io::Result<Exit>
+where
+    S: Surface,
+    E: Stream<Item = std::io::Result<Event>> + Unpin,
+{
     let (op_tx, mut op_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let mut events = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut theme = pick(themes, state.theme_name());
@@ -60,6 +103,10 @@ pub async fn run(
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => Some(Msg::Key(key)),
                 Some(Ok(Event::Resize(_, _))) => Some(Msg::Resize),
+                // Pointer motion without a button changes nothing: no redraw for it.
+                Some(Ok(Event::Mouse(mouse))) if mouse.kind != MouseEventKind::Moved => {
+                    Some(Msg::Mouse(mouse))
+                }
                 Some(Ok(_)) => None,
                 // The terminal is gone (ssh dropped without a SIGHUP reaching us).
                 Some(Err(_)) | None => return Ok(Exit::Quit),
@@ -74,10 +121,12 @@ pub async fn run(
                 }
             }
             () = tokio::time::sleep_until(next_draw), if dirty => {
-                let area = guard.terminal.get_frame().area();
+                let terminal = surface.terminal();
+                let area = terminal.get_frame().area();
                 state.page_rows = ui::page_rows(area);
                 state.body = ui::body_area(area);
-                guard.terminal.draw(|frame| ui::render(frame, state, theme))?;
+                terminal.draw(|frame| ui::render(frame, state, theme))?;
+                surface.frame_drawn(state);
                 last_draw = Instant::now();
                 dirty = false;
                 None
@@ -88,9 +137,9 @@ pub async fn run(
             match effect {
                 Effect::Quit => return Ok(Exit::Quit),
                 Effect::SwitchContext(name) => return Ok(Exit::SwitchContext(name)),
-                Effect::Suspend => guard.suspend()?,
+                Effect::Suspend => surface.suspend()?,
                 Effect::SetTheme(name) => theme = pick(themes, &name),
-                Effect::Redraw => guard.terminal.clear()?,
+                Effect::Redraw => surface.terminal().clear()?,
                 Effect::ApplyStrictAffinity(plan) => {
                     let writer = Arc::clone(&writer);
                     let tx = op_tx.clone();

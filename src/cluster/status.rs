@@ -95,6 +95,15 @@ pub fn feed_state(error: &watcher::Error, kind: Kind, now: Timestamp) -> Option<
             verb: verb.to_owned(),
             resource: forbidden_resource(status, kind),
         },
+        // The watcher keeps retrying (an exec plugin may hand out a fresh token), but the
+        // line says what the user must do if it does not.
+        401 => FeedState::Reconnecting {
+            since: now,
+            error: format!(
+                "credentials rejected (401 {}): log in again or refresh the token",
+                status_message(status)
+            ),
+        },
         _ => FeedState::Reconnecting {
             since: now,
             error: format!("{} {}", status.code, status_message(status)),
@@ -242,5 +251,25 @@ mod tests {
         );
         let gone = watcher::Error::WatchError(Box::new(status(410, "Expired", "too old")));
         assert_eq!(feed_state(&gone, Kind::Pods, now), None);
+    }
+
+    #[test]
+    fn rejected_credentials_say_what_to_do() {
+        let now = Timestamp::UNIX_EPOCH;
+        let rejected = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(status(
+            401,
+            "Unauthorized",
+            "Unauthorized",
+        ))));
+        let Some(FeedState::Reconnecting { error, since }) =
+            feed_state(&rejected, Kind::Nodes, now)
+        else {
+            panic!("a 401 keeps the watcher retrying");
+        };
+        assert_eq!(since, now);
+        assert_eq!(
+            error,
+            "credentials rejected (401 Unauthorized): log in again or refresh the token"
+        );
     }
 }
