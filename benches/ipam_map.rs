@@ -2,7 +2,10 @@
 //! its 16,384 slots claimed by 4,000 nodes (800 of them Windows, with their reserved ordinals),
 //! about 330,000 allocated addresses. Measures, per snapshot revision, building the IPAM model
 //! and the block grid (all zoom levels), and per frame, rendering the view at 120x40 and
-//! 80x24 on ratatui's `TestBackend` at the fitted zoom and at one block per cell.
+//! 80x24 on ratatui's `TestBackend` at the fitted zoom and at one block per cell, and the list
+//! tables: sorting them (what happens once per sort key or snapshot change) and drawing the
+//! node table. Then the same on the simulator's `large` scenario, read in-process through the
+//! console's own client and snapshot feed (`IPAM_BENCH_LARGE=0` skips it).
 //! Run: `cargo bench --bench ipam_map`.
 
 use std::collections::BTreeMap;
@@ -16,8 +19,9 @@ use pooltop::model::calico::{
     AllocationAttribute, IpPool, IpPoolSpec, IpamBlock, IpamBlockSpec, IpamConfig, IpamConfigSpec,
     WINDOWS_RESERVED_HANDLE,
 };
+use pooltop::model::ipam::tables::{IpamTable, TableSort, sorted_rows};
 use pooltop::model::{ClusterSnapshot, Feed, FeedState, Kind};
-use pooltop::ui::ipam::{IpamTheme, IpamView, IpamViewState, ListRows, render};
+use pooltop::ui::ipam::{IpamMode, IpamTheme, IpamView, IpamViewState, ListRows, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -164,56 +168,154 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
     )
 }
 
-fn frame_time(view: &IpamView, state: &IpamViewState, width: u16, height: u16) -> Duration {
+fn frame_time(
+    view: &IpamView,
+    state: &IpamViewState,
+    list: ListRows<'_>,
+    width: u16,
+    height: u16,
+) -> Duration {
     let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height));
     let theme = IpamTheme::default();
     time(200, || {
         terminal
-            .draw(|frame| {
-                render(
-                    frame,
-                    frame.area(),
-                    state,
-                    view,
-                    &theme,
-                    ListRows::default(),
-                );
-            })
+            .draw(|frame| render(frame, frame.area(), state, view, &theme, list))
             .is_ok()
     })
 }
 
-fn main() {
-    let snapshot = snapshot();
+/// Model, map, map frames, table sorts and a table frame for one snapshot.
+fn measure(label: &str, snapshot: &ClusterSnapshot) {
     let addresses: usize = snapshot
         .ipam_blocks
         .iter()
         .map(|b| b.spec.allocations.iter().flatten().count())
         .sum();
     println!(
-        "ipam_map: {} blocks, {} nodes, {addresses} allocated addresses",
+        "{label}: {} blocks, {} nodes, {} pods, {addresses} allocated addresses",
         snapshot.ipam_blocks.len(),
-        snapshot.nodes.len()
+        snapshot.nodes.len(),
+        snapshot.pods.len()
     );
     let model_time = time(10, || {
-        pooltop::model::ipam::IpamModel::from_snapshot(&snapshot)
+        pooltop::model::ipam::IpamModel::from_snapshot(snapshot)
     });
-    let view = IpamView::from_snapshot(&snapshot);
+    let view = IpamView::from_snapshot(snapshot);
     let grid_time = time(10, || {
         pooltop::model::ipam::IpamMap::from_model(&view.model)
     });
-    println!("per revision: IpamModel {model_time:?}, IpamMap (all zoom levels) {grid_time:?}");
+    println!("  per revision: IpamModel {model_time:?}, IpamMap (all zoom levels) {grid_time:?}");
     let fitted = IpamViewState::default();
     let finest = IpamViewState {
         zoom: Some(0),
-        cursor: 8_000,
+        cursor: view.model.blocks.len() / 2,
         ..IpamViewState::default()
     };
-    for (label, state) in [("fitted zoom", &fitted), ("one block per cell", &finest)] {
+    for (what, state) in [("fitted zoom", &fitted), ("one block per cell", &finest)] {
         println!(
-            "render {label}: 120x40 {:?}, 80x24 {:?} (median of 200 frames)",
-            frame_time(&view, state, 120, 40),
-            frame_time(&view, state, 80, 24)
+            "  map frame, {what}: 120x40 {:?}, 80x24 {:?} (median of 200 frames)",
+            frame_time(&view, state, ListRows::default(), 120, 40),
+            frame_time(&view, state, ListRows::default(), 80, 24)
         );
+    }
+    let by_in_use = TableSort {
+        column: 5,
+        descending: true,
+    };
+    let by_name = TableSort::default();
+    let model = &view.model;
+    println!(
+        "  sort (once per sort key or snapshot): nodes ({}) by IN USE {:?}, by NODE {:?}; borrowed ({}) by ADDRESS {:?}; pools ({}) by % {:?}",
+        model.nodes.len(),
+        time(20, || sorted_rows(model, IpamTable::Nodes, by_in_use)),
+        time(20, || sorted_rows(model, IpamTable::Nodes, by_name)),
+        model.borrowed.len(),
+        time(20, || sorted_rows(model, IpamTable::Borrowed, by_name)),
+        model.pools.len(),
+        time(20, || sorted_rows(
+            model,
+            IpamTable::Pools,
+            TableSort {
+                column: 7,
+                descending: true
+            }
+        )),
+    );
+    let rows = sorted_rows(model, IpamTable::Nodes, by_in_use);
+    let nodes = IpamViewState {
+        mode: IpamMode::Nodes,
+        sorts: [TableSort::default(), by_in_use, TableSort::default()],
+        ..IpamViewState::default()
+    };
+    let list = ListRows {
+        rows: &rows,
+        selected: rows.len() / 2,
+    };
+    println!(
+        "  node table frame (row {} of {} selected): 120x40 {:?}, 80x24 {:?}",
+        rows.len() / 2,
+        rows.len(),
+        frame_time(&view, &nodes, list, 120, 40),
+        frame_time(&view, &nodes, list, 80, 24)
+    );
+}
+
+/// The `large` scenario as the console sees it: the simulator in-process (controllers off,
+/// as loaded), read through `cluster::connect` and the snapshot feed until every pod is in.
+fn large_snapshot() -> Option<ClusterSnapshot> {
+    use pooltop::cluster::{ConnectOptions, connect, spawn_feed};
+    use pooltop::sim::scenario::{LARGE_PODS, Scenario};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().ok()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        let started = Instant::now();
+        let handle = pooltop::sim::start(pooltop::sim::SimConfig {
+            scenario: Scenario::Large,
+            kubeconfig_path: Some(kubeconfig.clone()),
+            controllers: pooltop::sim::controllers::Controllers::None,
+            ..pooltop::sim::SimConfig::default()
+        })
+        .await
+        .ok()?;
+        let connection = connect(&ConnectOptions {
+            kubeconfig: Some(kubeconfig),
+            ..ConnectOptions::default()
+        })
+        .await
+        .ok()?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let feed = spawn_feed(&connection, cancel.clone());
+        let mut rx = feed.rx.clone();
+        let snapshot = tokio::time::timeout(
+            Duration::from_secs(300),
+            rx.wait_for(|s| s.is_complete() && s.pods.len() >= LARGE_PODS),
+        )
+        .await
+        .ok()?
+        .ok()?
+        .clone();
+        println!(
+            "large: sim start + first complete snapshot through the feed {:?}",
+            started.elapsed()
+        );
+        cancel.cancel();
+        handle.stop().await;
+        Some((*snapshot).clone())
+    })
+}
+
+fn main() {
+    measure("synthetic /12 of /26", &snapshot());
+    if std::env::var("IPAM_BENCH_LARGE").as_deref() == Ok("0") {
+        return;
+    }
+    match large_snapshot() {
+        Some(snapshot) => measure("large scenario", &snapshot),
+        None => println!("large: the simulator or the feed did not come up"),
     }
 }

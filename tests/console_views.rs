@@ -155,6 +155,18 @@ async fn snapshot_every_view(scenario: Scenario) {
             );
         }
     }
+    // The IPAM view's node table, sorted by addresses in use, most first (m m, then o five
+    // times from NODE to IN USE, O to reverse).
+    for c in "mmoooooO".chars() {
+        key(&mut state, KeyCode::Char(c));
+    }
+    for (width, height) in [(120, 40), (80, 24)] {
+        let screen = draw(&mut state, width, height);
+        insta::assert_snapshot!(
+            format!("{}_ipam-nodes_{width}x{height}", scenario.name()),
+            screen
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,6 +240,35 @@ async fn keys_drive_the_console_on_a_stuck_rollout() {
     key(&mut state, KeyCode::Char('m'));
     let tables = draw(&mut state, 120, 40);
     assert_ne!(tables, ipam);
+    // The node table sorted by blocks, most first; with the mouse, a click on the second row
+    // selects it and a second click opens that node.
+    for c in "moooO".chars() {
+        key(&mut state, KeyCode::Char(c));
+    }
+    let by_blocks = draw(&mut state, 120, 40);
+    assert!(by_blocks.contains("BLOCKS ▼"), "{by_blocks}");
+    let second = by_blocks.lines().nth(5).unwrap().to_string();
+    let click = |state: &mut State| {
+        update(
+            state,
+            Msg::Mouse(crossterm::event::MouseEvent {
+                kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+                column: 10,
+                row: 5,
+                modifiers: KeyModifiers::NONE,
+            }),
+        )
+    };
+    click(&mut state);
+    assert_eq!(state.screen().selected, 1);
+    click(&mut state);
+    match &state.screen().view {
+        View::Node { name } => assert!(second.contains(name.as_str()), "{second}"),
+        other => panic!("expected a node, got {other:?}"),
+    }
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Char('m'));
+    key(&mut state, KeyCode::Char('m'));
 
     // strictAffinity off with Windows nodes: refused until the context name is typed, then
     // previewed, then cancelled — nothing is written.

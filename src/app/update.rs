@@ -606,3 +606,272 @@ fn clamp(state: &mut State) {
     let screen = state.screen_mut();
     screen.selected = screen.selected.min(len.saturating_sub(1));
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    //! Keys and synthetic mouse events driven through `update` against a state that was
+    //! really rendered on a `TestBackend`, so clicks land where the rows and cells are drawn.
+
+    use crossterm::event::{KeyModifiers, MouseEvent};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+
+    use super::*;
+    use crate::app::keymap::Keymap;
+    use crate::model::ipam::OsFamily;
+    use crate::model::ipam::fixtures::{BlockFixture, ClusterFixture};
+    use crate::model::pools::PoolRules;
+    use crate::ui::{Theme, body_area, render};
+
+    /// Two Windows and two Linux nodes on a /22 of /26 blocks; nplinux-0's block lends an
+    /// address to nplinux-1; strictAffinity off.
+    fn state() -> State {
+        let snapshot = ClusterFixture::new()
+            .node("aks-npwin-00000000", OsFamily::Windows, "npwin")
+            .node("aks-npwin-00000001", OsFamily::Windows, "npwin")
+            .node("aks-nplinux-00000000", OsFamily::Linux, "nplinux")
+            .node("aks-nplinux-00000001", OsFamily::Linux, "nplinux")
+            .pool("default-ipv4-ippool", "10.244.0.0/22", 26)
+            .block(
+                BlockFixture::new("10.244.0.0/26")
+                    .owner("aks-npwin-00000000")
+                    .windows_reserved()
+                    .pods(3, 52, "aks-npwin-00000000", "iis"),
+            )
+            .block(
+                BlockFixture::new("10.244.0.64/26")
+                    .owner("aks-npwin-00000001")
+                    .windows_reserved()
+                    .pods(3, 6, "aks-npwin-00000001", "legacy"),
+            )
+            .block(
+                BlockFixture::new("10.244.1.0/26")
+                    .owner("aks-nplinux-00000000")
+                    .pods(1, 30, "aks-nplinux-00000000", "web")
+                    .pod(40, "aks-nplinux-00000001", "shop", "cart-7d9f"),
+            )
+            .block(
+                BlockFixture::new("10.244.1.64/26")
+                    .owner("aks-nplinux-00000001")
+                    .pods(1, 12, "aks-nplinux-00000001", "api"),
+            )
+            .strict(false)
+            .build();
+        State::new(Arc::new(snapshot), PoolRules::default(), Keymap::default())
+    }
+
+    /// Draws the console at 120x40 (setting `state.body` as the runtime does) and returns the
+    /// screen's lines.
+    fn draw(state: &mut State) -> Vec<String> {
+        let area = Rect::new(0, 0, 120, 40);
+        state.body = body_area(area);
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        terminal
+            .draw(|frame| render(frame, state, &Theme::dark()))
+            .unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn key(state: &mut State, c: char) {
+        update(
+            state,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    }
+
+    fn mouse(state: &mut State, kind: MouseEventKind, column: u16, row: u16) -> Vec<Effect> {
+        update(
+            state,
+            Msg::Mouse(MouseEvent {
+                kind,
+                column,
+                row,
+                modifiers: KeyModifiers::NONE,
+            }),
+        )
+    }
+
+    fn click(state: &mut State, column: u16, row: u16) {
+        mouse(state, MouseEventKind::Down(MouseButton::Left), column, row);
+    }
+
+    fn selected_node(state: &State) -> String {
+        match state.items()[state.screen().selected] {
+            Item::Node(i) => state.derived.nodes[i].name.clone(),
+            Item::IpamRow(row) => state.derived.ipam.model.nodes[row].node.clone(),
+            other => panic!("not a node row: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clicks_select_the_row_under_the_pointer_and_a_second_click_opens_it() {
+        let mut state = state();
+        key(&mut state, 'n');
+        let screen = draw(&mut state);
+        // Header line 0-1, body from y 2: the table's border at y 2, its header at y 3, rows
+        // from y 4. The third row is at y 6.
+        let third = screen[6].clone();
+        click(&mut state, 10, 6);
+        assert_eq!(state.screen().selected, 2);
+        let name = selected_node(&state);
+        assert!(third.contains(&name), "{third}");
+        // The header and the border select nothing.
+        click(&mut state, 10, 3);
+        click(&mut state, 10, 2);
+        assert_eq!(state.screen().selected, 2);
+        // Drawn again, the selected row carries the marker where the click was.
+        assert!(draw(&mut state)[6].contains('▶'));
+        // The wheel moves like j / k.
+        mouse(&mut state, MouseEventKind::ScrollDown, 10, 20);
+        assert_eq!(state.screen().selected, 3);
+        mouse(&mut state, MouseEventKind::ScrollUp, 10, 20);
+        assert_eq!(state.screen().selected, 2);
+        // A click on the selected row opens it like enter.
+        click(&mut state, 10, 6);
+        assert_eq!(state.screen().view, View::Node { name });
+    }
+
+    #[test]
+    fn ipam_tables_sort_by_any_column_and_open_nodes_by_key_or_click() {
+        let mut state = state();
+        key(&mut state, 'i');
+        key(&mut state, 'm');
+        key(&mut state, 'm');
+        assert_eq!(
+            state.ipam.mode.table(),
+            Some(crate::model::ipam::tables::IpamTable::Nodes)
+        );
+        // NODE -> OS -> POOL -> BLOCKS -> CAPACITY -> IN USE, then descending. In use of each
+        // node's own block: npwin-0 4 reserved + 52 = 56, nplinux-0 30 + the lent pod = 31,
+        // nplinux-1 12, npwin-1 4 + 6 = 10.
+        for _ in 0..5 {
+            key(&mut state, 'o');
+        }
+        key(&mut state, 'O');
+        let order: Vec<String> = (0..4)
+            .map(|i| {
+                state.screen_mut().selected = i;
+                selected_node(&state)
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "aks-npwin-00000000",
+                "aks-nplinux-00000000",
+                "aks-nplinux-00000001",
+                "aks-npwin-00000001"
+            ]
+        );
+        let screen = draw(&mut state);
+        assert!(screen[3].contains("IN USE ▼"), "{}", screen[3]);
+        // Reversing keeps the selected row selected: npwin-1 moves from last to first.
+        key(&mut state, 'O');
+        assert_eq!(state.screen().selected, 0);
+        assert_eq!(selected_node(&state), "aks-npwin-00000001");
+        draw(&mut state);
+        // Second row (y 5) by click, then open it with a second click.
+        click(&mut state, 10, 5);
+        assert_eq!(selected_node(&state), "aks-nplinux-00000001");
+        click(&mut state, 10, 5);
+        assert_eq!(
+            state.screen().view,
+            View::Node {
+                name: "aks-nplinux-00000001".to_string()
+            }
+        );
+        // Back, on to the borrowed table: enter opens the borrowing node (where the pod runs).
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        );
+        key(&mut state, 'm');
+        assert_eq!(state.items().len(), 1);
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        assert_eq!(
+            state.screen().view,
+            View::Node {
+                name: "aks-nplinux-00000001".to_string()
+            }
+        );
+    }
+
+    #[test]
+    fn clicks_and_the_wheel_on_the_ipam_map() {
+        let mut state = state();
+        key(&mut state, 'i');
+        draw(&mut state);
+        let geometry =
+            crate::ui::ipam::map_geometry(state.body, &state.ipam, &state.derived.ipam).unwrap();
+        // 16 slots of a /22, one block per cell, 8 per row; cell 4 is 10.244.1.0/26.
+        assert_eq!((geometry.level, geometry.columns), (0, 8));
+        let (x, y) = (geometry.cells_area.x, geometry.cells_area.y);
+        click(&mut state, x + 4, y);
+        assert_eq!(state.ipam.cursor, 4);
+        // Drawn, the cell under the pointer is the selected (reversed) one.
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        terminal
+            .draw(|frame| render(frame, &state, &Theme::dark()))
+            .unwrap();
+        let cell = &terminal.backend().buffer()[(x + 4, y)];
+        assert!(
+            cell.modifier.contains(ratatui::style::Modifier::REVERSED)
+                || cell.bg != ratatui::style::Color::Reset,
+            "{cell:?}"
+        );
+        // The wheel moves a map row: 4 -> 12 -> 4.
+        mouse(&mut state, MouseEventKind::ScrollDown, x, y);
+        assert_eq!(state.ipam.cursor, 12);
+        mouse(&mut state, MouseEventKind::ScrollUp, x, y);
+        assert_eq!(state.ipam.cursor, 4);
+        // Outside the cells: nothing.
+        click(&mut state, 0, 0);
+        assert_eq!(state.ipam.cursor, 4);
+        // A second click drills into the block's owner.
+        click(&mut state, x + 4, y);
+        assert_eq!(
+            state.screen().view,
+            View::Node {
+                name: "aks-nplinux-00000000".to_string()
+            }
+        );
+    }
+
+    #[test]
+    fn ipam_findings_open_the_ipam_view_and_the_mouse_waits_for_overlays() {
+        let mut state = state();
+        key(&mut state, 'f');
+        let strict = state
+            .items()
+            .iter()
+            .position(|item| {
+                matches!(item, Item::Finding(i)
+                    if state.derived.findings[*i].id == "windows.strict-affinity")
+            })
+            .unwrap();
+        state.screen_mut().selected = strict;
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        assert_eq!(state.screen().view, View::Ipam);
+        // Help is open: a click closes it and selects nothing.
+        key(&mut state, '?');
+        assert_eq!(state.mode, Mode::Help);
+        click(&mut state, 20, 4);
+        assert_eq!(state.mode, Mode::Normal);
+        assert_eq!(state.ipam.cursor, 0);
+    }
+}
