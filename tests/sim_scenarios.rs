@@ -537,3 +537,140 @@ async fn the_restricted_user_is_forbidden_ipam_and_tigera_status() {
         .expect("the restricted user may read IP pools");
     cluster.stop().await;
 }
+
+/// `large` as a client sees it: 5,000 Ready nodes, both node DaemonSets counting every node
+/// of their OS, every pod Running, and every pod address allocated in a block affine to the
+/// pod's node, to that pod. Loading takes about a minute in a debug build, hence ignored;
+/// `cargo test --test sim_scenarios -- --ignored` runs it. The miniature of the same loader
+/// is checked object by object in `sim::scenario::large`'s unit tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "loads 55,000 pods: about a minute in a debug build"]
+async fn large_is_calico_healthy_and_every_address_is_in_its_nodes_block() {
+    use pooltop::sim::scenario::{LARGE_NODES, LARGE_PODS};
+    use std::collections::BTreeMap;
+    use std::net::Ipv4Addr;
+
+    let cluster = start(Options {
+        scenario: Scenario::Large,
+        ..Options::default()
+    })
+    .await;
+    let rv_after_load = cluster.handle.store.current_rv();
+    let client = cluster.client().await;
+
+    let nodes = list_all::<Node>(&Api::all(client.clone())).await;
+    assert_eq!(nodes.len(), LARGE_NODES);
+    let windows_nodes = nodes
+        .iter()
+        .filter(|n| n.metadata.labels.as_ref().unwrap()["kubernetes.io/os"] == "windows")
+        .count();
+    assert_eq!(windows_nodes, 1_000);
+    for node in &nodes {
+        let conditions = node.status.as_ref().unwrap().conditions.as_ref().unwrap();
+        assert!(
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        );
+    }
+
+    let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), "calico-system");
+    for (name, desired) in [("calico-node", 4_000), ("calico-node-windows", 1_000)] {
+        let status = daemonsets.get(name).await.unwrap().status.unwrap();
+        assert_eq!(status.desired_number_scheduled, desired, "{name}");
+        assert_eq!(status.current_number_scheduled, desired, "{name}");
+        assert_eq!(status.updated_number_scheduled, Some(desired), "{name}");
+        assert_eq!(status.number_ready, desired, "{name}");
+        assert_eq!(status.number_available, Some(desired), "{name}");
+        assert_eq!(status.number_misscheduled, 0, "{name}");
+    }
+
+    // Blocks by their first address, with the node they are affine to and who holds what.
+    let blocks_api: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("crd.projectcalico.org", "v1", "IPAMBlock"),
+            "ipamblocks",
+        ),
+    );
+    let mut blocks: BTreeMap<u32, (String, serde_json::Value)> = BTreeMap::new();
+    for block in list_all(&blocks_api).await {
+        let spec = block.data["spec"].clone();
+        let cidr: ipnet::Ipv4Net = spec["cidr"].as_str().unwrap().parse().unwrap();
+        let owner = spec["affinity"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("host:")
+            .to_string();
+        blocks.insert(u32::from(cidr.network()), (owner, spec));
+    }
+    assert_eq!(blocks.len(), LARGE_NODES, "one block per node");
+
+    let pods = list_all::<Pod>(&Api::all(client.clone())).await;
+    let workload_pods = pods
+        .iter()
+        .filter(|p| {
+            ["shop", "payments", "legacy"].contains(&p.metadata.namespace.as_deref().unwrap())
+        })
+        .count();
+    assert_eq!(workload_pods, LARGE_PODS);
+    let mut checked = 0;
+    for pod in &pods {
+        let status = pod.status.as_ref().unwrap();
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        let spec = pod.spec.as_ref().unwrap();
+        if spec.host_network == Some(true) {
+            continue;
+        }
+        let node = spec.node_name.as_deref().unwrap();
+        let ip: Ipv4Addr = status.pod_ip.as_deref().unwrap().parse().unwrap();
+        let (base, (owner, block)) = blocks.range(..=u32::from(ip)).next_back().unwrap();
+        assert_eq!(owner, node, "{ip} of {:?}", pod.metadata.name);
+        let ordinal = (u32::from(ip) - base) as usize;
+        let attribute = usize::try_from(block["allocations"][ordinal].as_u64().unwrap()).unwrap();
+        let secondary = &block["attributes"][attribute]["secondary"];
+        assert_eq!(secondary["pod"], pod.metadata.name.as_deref().unwrap());
+        assert_eq!(secondary["node"], node);
+        checked += 1;
+    }
+    // Workload pods, kube-controllers and the two Calico API servers.
+    assert_eq!(checked, LARGE_PODS + 3);
+
+    // What kubectl shows.
+    let kubectl_nodes = cluster.run_kubectl(&["get", "nodes", "--no-headers"]).await;
+    assert_eq!(kubectl_nodes.ok().lines().count(), LARGE_NODES);
+    let statuses = cluster
+        .run_kubectl(&["get", "tigerastatus", "--no-headers"])
+        .await;
+    let statuses = statuses.ok();
+    assert_eq!(statuses.lines().count(), 4, "{statuses}");
+    assert!(
+        statuses
+            .lines()
+            .all(|l| l.split_whitespace().nth(1) == Some("True")),
+        "{statuses}"
+    );
+
+    // The controllers found the cluster converged: reading it all above took long enough
+    // for them to have started; they wrote next to nothing.
+    let writes = cluster.handle.store.current_rv() - rv_after_load;
+    assert!(writes < 500, "{writes} writes on a converged cluster");
+    cluster.stop().await;
+}
+
+/// Every object of a kind, read in pages of 500 as a client would.
+async fn list_all<K>(api: &Api<K>) -> Vec<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = ListParams::default().limit(500);
+    let mut items = Vec::new();
+    loop {
+        let page = api.list(&params).await.unwrap();
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return items,
+        }
+    }
+}

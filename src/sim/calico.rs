@@ -36,7 +36,7 @@ const CNI_MANAGER: &str = "calico-ipam";
 const AGENT_MANAGER: &str = "calico-node";
 /// The simulator's node pools sit in one VNet subnet, a /16 as AKS creates by default; Calico's
 /// autodetection reports the interface's prefix with the address.
-const NODE_SUBNET_PREFIX_LEN: u8 = 16;
+pub const NODE_SUBNET_PREFIX_LEN: u8 = 16;
 /// `Installation.spec.windowsNodes.vxlanMACPrefix` when unset.
 const DEFAULT_WINDOWS_VXLAN_MAC_PREFIX: &str = "0E-2A";
 
@@ -210,7 +210,7 @@ fn cni_failure(err: &IpamError) -> String {
 
 /// Go's `time.Time.String()` of a UTC time, which the CNI plugin records as `timestamp`:
 /// `2026-11-29 08:00:00.123456789 +0000 UTC`, trailing zeros of the fraction dropped.
-fn go_time_string(at: jiff::Timestamp) -> String {
+pub fn go_time_string(at: jiff::Timestamp) -> String {
     let seconds = at.strftime("%Y-%m-%d %H:%M:%S");
     let nanos = at.subsec_nanosecond();
     if nanos == 0 {
@@ -380,7 +380,7 @@ fn node_address(store: &Store, node: &str) -> Option<String> {
 
 /// Felix on Linux gives vxlan.calico a random, locally administered MAC; the simulator derives
 /// one from the node name so runs repeat.
-fn linux_vxlan_mac(node: &str) -> String {
+pub fn linux_vxlan_mac(node: &str) -> String {
     let mut bytes = super::calico_ipam::fnv1_32(node).to_be_bytes().to_vec();
     bytes.push(super::calico_ipam::fnv1_32(&format!("{node}/vxlan")).to_be_bytes()[3]);
     let tail: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -389,7 +389,7 @@ fn linux_vxlan_mac(node: &str) -> String {
 
 /// INFERRED: Calico for Windows builds the VXLAN MAC from the Installation's two-byte
 /// `vxlanMACPrefix` followed by the four bytes of the tunnel address.
-fn windows_vxlan_mac(store: &Store, tunnel: Ipv4Addr) -> String {
+pub fn windows_vxlan_mac(store: &Store, tunnel: Ipv4Addr) -> String {
     let prefix = store
         .registry()
         .get("operator.tigera.io", "v1", "installations")

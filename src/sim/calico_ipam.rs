@@ -309,7 +309,7 @@ pub struct IpPool {
 
 impl IpPool {
     /// `None` for IPv6 pools and pools whose CIDR does not parse (the API would not admit them).
-    fn from_object(object: &Value) -> Option<Self> {
+    pub fn from_object(object: &Value) -> Option<Self> {
         let spec = &object["spec"];
         let cidr: Ipv4Net = spec["cidr"].as_str()?.parse().ok()?;
         let mode_on = |key: &str| {
@@ -378,7 +378,7 @@ impl IpPool {
 
     /// The pool's blocks starting at a host-seeded index and wrapping around, the order in
     /// which libcalico both claims new blocks and hunts for addresses to borrow.
-    fn blocks_from(&self, host: &str) -> impl Iterator<Item = Ipv4Net> + '_ {
+    pub fn blocks_from(&self, host: &str) -> impl Iterator<Item = Ipv4Net> + '_ {
         let count = self.block_count();
         let start = if count == 0 { 0 } else { fnv1_32(host) % count };
         (0..count).filter_map(move |i| self.block((start + i) % count))
@@ -517,8 +517,9 @@ impl BlockSpec {
     }
 
     /// Takes the first free ordinal for `handle`, sharing an attribute entry with identical
-    /// owner data as libcalico does.
-    fn assign(&mut self, handle: &str, secondary: &BTreeMap<String, String>) -> Option<u32> {
+    /// owner data as libcalico does. The caller writes the block back (and advances its
+    /// sequence number, as a write does); scenario builders seed the result directly.
+    pub fn assign(&mut self, handle: &str, secondary: &BTreeMap<String, String>) -> Option<u32> {
         if self.unallocated.is_empty() {
             return None;
         }
@@ -613,6 +614,37 @@ impl BlockSpec {
                 .is_some_and(|h| h.eq_ignore_ascii_case(WINDOWS_RESERVED_HANDLE))
         })
     }
+}
+
+/// An IPAMBlock object as `claimAffineBlock` creates it.
+pub fn block_object(cidr: Ipv4Net, spec: &BlockSpec) -> Result<Value, IpamError> {
+    Ok(json!({
+        "apiVersion": format!("{CALICO_V1_GROUP}/{CALICO_VERSION}"),
+        "kind": "IPAMBlock",
+        "metadata": {"name": block_name(cidr)},
+        "spec": to_json(spec)?,
+    }))
+}
+
+/// A BlockAffinity object in a given state (`pending`, `confirmed`), as the v1 backend
+/// writes it (`deleted` as a string).
+pub fn affinity_object(host: &str, cidr: Ipv4Net, state: &str) -> Value {
+    json!({
+        "apiVersion": format!("{CALICO_V1_GROUP}/{CALICO_VERSION}"),
+        "kind": "BlockAffinity",
+        "metadata": {"name": block_affinity_name(host, cidr)},
+        "spec": {"state": state, "node": host, "cidr": cidr.to_string(), "deleted": "false"},
+    })
+}
+
+/// An IPAMHandle holding `count` addresses in one block: named by the lower-cased handle id.
+pub fn handle_object(handle_id: &str, cidr: Ipv4Net, count: i64) -> Value {
+    json!({
+        "apiVersion": format!("{CALICO_V1_GROUP}/{CALICO_VERSION}"),
+        "kind": "IPAMHandle",
+        "metadata": {"name": handle_id.to_lowercase()},
+        "spec": {"handleID": handle_id, "block": {cidr.to_string(): count}, "deleted": false},
+    })
 }
 
 /// A block as read from the store: the whole object (for the write-back) and its spec.
@@ -1016,13 +1048,7 @@ impl<'a> Ipam<'a> {
             self.now_nanos(),
             config.strict_affinity,
         );
-        let body = json!({
-            "apiVersion": format!("{CALICO_V1_GROUP}/{CALICO_VERSION}"),
-            "kind": "IPAMBlock",
-            "metadata": {"name": block_name(cidr)},
-            "spec": to_json(&spec)?,
-        });
-        let created = self.create(&self.kinds.blocks, body)?;
+        let created = self.create(&self.kinds.blocks, block_object(cidr, &spec)?)?;
         let block = self.load_block(cidr)?;
         let ours = block.as_ref().is_some_and(|b| b.spec.owner() == Some(host));
         if created || ours {
@@ -1063,13 +1089,7 @@ impl<'a> Ipam<'a> {
         let name = block_affinity_name(host, cidr);
         for _ in 0..DATASTORE_RETRIES {
             let Some(stored) = self.store.try_get(&self.kinds.affinities, "", &name) else {
-                let body = json!({
-                    "apiVersion": format!("{CALICO_V1_GROUP}/{CALICO_VERSION}"),
-                    "kind": "BlockAffinity",
-                    "metadata": {"name": name},
-                    "spec": {"state": state, "node": host, "cidr": cidr.to_string(), "deleted": "false"},
-                });
-                if self.create(&self.kinds.affinities, body)? {
+                if self.create(&self.kinds.affinities, affinity_object(host, cidr, state))? {
                     return Ok(());
                 }
                 continue;
@@ -1180,13 +1200,7 @@ impl<'a> Ipam<'a> {
                 if delta <= 0 {
                     return Ok(());
                 }
-                let body = json!({
-                    "apiVersion": format!("{CALICO_V1_GROUP}/{CALICO_VERSION}"),
-                    "kind": "IPAMHandle",
-                    "metadata": {"name": name},
-                    "spec": {"handleID": handle_id, "block": {key.clone(): delta}, "deleted": false},
-                });
-                if self.create(&self.kinds.handles, body)? {
+                if self.create(&self.kinds.handles, handle_object(handle_id, cidr, delta))? {
                     return Ok(());
                 }
                 continue;
