@@ -620,46 +620,19 @@ mod tests {
 
     use super::*;
     use crate::app::keymap::Keymap;
-    use crate::model::ipam::OsFamily;
-    use crate::model::ipam::fixtures::{BlockFixture, ClusterFixture};
+    use crate::model::ipam::fixtures::aks_hybrid;
     use crate::model::pools::PoolRules;
     use crate::ui::{Theme, body_area, render};
 
-    /// Two Windows and two Linux nodes on a /22 of /26 blocks; nplinux-0's block lends an
-    /// address to nplinux-1; strictAffinity off.
+    /// The AKS-like hybrid fixture: two Windows and two Linux nodes on a /22 of /26 blocks;
+    /// nplinux-0's block lends an address to nplinux-1; an unowned block holds two of
+    /// nplinux-0's pods; strictAffinity off.
     fn state() -> State {
-        let snapshot = ClusterFixture::new()
-            .node("aks-npwin-00000000", OsFamily::Windows, "npwin")
-            .node("aks-npwin-00000001", OsFamily::Windows, "npwin")
-            .node("aks-nplinux-00000000", OsFamily::Linux, "nplinux")
-            .node("aks-nplinux-00000001", OsFamily::Linux, "nplinux")
-            .pool("default-ipv4-ippool", "10.244.0.0/22", 26)
-            .block(
-                BlockFixture::new("10.244.0.0/26")
-                    .owner("aks-npwin-00000000")
-                    .windows_reserved()
-                    .pods(3, 52, "aks-npwin-00000000", "iis"),
-            )
-            .block(
-                BlockFixture::new("10.244.0.64/26")
-                    .owner("aks-npwin-00000001")
-                    .windows_reserved()
-                    .pods(3, 6, "aks-npwin-00000001", "legacy"),
-            )
-            .block(
-                BlockFixture::new("10.244.1.0/26")
-                    .owner("aks-nplinux-00000000")
-                    .pods(1, 30, "aks-nplinux-00000000", "web")
-                    .pod(40, "aks-nplinux-00000001", "shop", "cart-7d9f"),
-            )
-            .block(
-                BlockFixture::new("10.244.1.64/26")
-                    .owner("aks-nplinux-00000001")
-                    .pods(1, 12, "aks-nplinux-00000001", "api"),
-            )
-            .strict(false)
-            .build();
-        State::new(Arc::new(snapshot), PoolRules::default(), Keymap::default())
+        State::new(
+            Arc::new(aks_hybrid().build()),
+            PoolRules::default(),
+            Keymap::default(),
+        )
     }
 
     /// Draws the console at 120x40 (setting `state.body` as the runtime does) and returns the
@@ -681,11 +654,12 @@ mod tests {
             .collect()
     }
 
+    fn press(state: &mut State, code: KeyCode) {
+        update(state, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
     fn key(state: &mut State, c: char) {
-        update(
-            state,
-            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
-        );
+        press(state, KeyCode::Char(c));
     }
 
     fn mouse(state: &mut State, kind: MouseEventKind, column: u16, row: u16) -> Vec<Effect> {
@@ -751,8 +725,8 @@ mod tests {
             Some(crate::model::ipam::tables::IpamTable::Nodes)
         );
         // NODE -> OS -> POOL -> BLOCKS -> CAPACITY -> IN USE, then descending. In use of each
-        // node's own block: npwin-0 4 reserved + 52 = 56, nplinux-0 30 + the lent pod = 31,
-        // nplinux-1 12, npwin-1 4 + 6 = 10.
+        // node's own block: npwin-0 4 reserved + 52 = 56, nplinux-0 a tunnel + 30 + the lent
+        // pod = 32, nplinux-1 a tunnel + 12 = 13, npwin-1 4 + 6 = 10.
         for _ in 0..5 {
             key(&mut state, 'o');
         }
@@ -789,17 +763,12 @@ mod tests {
                 name: "aks-nplinux-00000001".to_string()
             }
         );
-        // Back, on to the borrowed table: enter opens the borrowing node (where the pod runs).
-        update(
-            &mut state,
-            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
-        );
+        // Back, on to the borrowed table (the lent cart pod and nplinux-0's two in the unowned
+        // block; 10.244.1.40 sorts first): enter opens the borrowing node, where the pod runs.
+        press(&mut state, KeyCode::Esc);
         key(&mut state, 'm');
-        assert_eq!(state.items().len(), 1);
-        update(
-            &mut state,
-            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-        );
+        assert_eq!(state.items().len(), 3);
+        press(&mut state, KeyCode::Enter);
         assert_eq!(
             state.screen().view,
             View::Node {
@@ -862,10 +831,7 @@ mod tests {
             })
             .unwrap();
         state.screen_mut().selected = strict;
-        update(
-            &mut state,
-            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-        );
+        press(&mut state, KeyCode::Enter);
         assert_eq!(state.screen().view, View::Ipam);
         // Help is open: a click closes it and selects nothing.
         key(&mut state, '?');

@@ -21,6 +21,46 @@ use crate::model::snapshot::{
 
 pub const CONTEXT: &str = "prod-westeurope";
 
+/// An AKS-like hybrid cluster on a /22 pool of /26 blocks (16 slots): two Windows blocks, two
+/// Linux blocks (nplinux-0's lends `shop/cart-7d9f` to nplinux-1), an unowned block with two
+/// of nplinux-0's pods; strictAffinity off with Windows nodes. The console and the IPAM view
+/// tests draw it.
+pub fn aks_hybrid() -> ClusterFixture {
+    ClusterFixture::new()
+        .node("aks-npwin-00000000", OsFamily::Windows, "npwin")
+        .node("aks-npwin-00000001", OsFamily::Windows, "npwin")
+        .node("aks-nplinux-00000000", OsFamily::Linux, "nplinux")
+        .node("aks-nplinux-00000001", OsFamily::Linux, "nplinux")
+        .pool("default-ipv4-ippool", "10.244.0.0/22", 26)
+        .block(
+            BlockFixture::new("10.244.0.0/26")
+                .owner("aks-npwin-00000000")
+                .windows_reserved()
+                .pods(3, 52, "aks-npwin-00000000", "iis"),
+        )
+        .block(
+            BlockFixture::new("10.244.0.64/26")
+                .owner("aks-npwin-00000001")
+                .windows_reserved()
+                .pods(3, 6, "aks-npwin-00000001", "legacy"),
+        )
+        .block(
+            BlockFixture::new("10.244.1.0/26")
+                .owner("aks-nplinux-00000000")
+                .tunnel(0, "aks-nplinux-00000000", "vxlanTunnelAddress")
+                .pods(1, 30, "aks-nplinux-00000000", "web")
+                .pod(40, "aks-nplinux-00000001", "shop", "cart-7d9f"),
+        )
+        .block(
+            BlockFixture::new("10.244.1.64/26")
+                .owner("aks-nplinux-00000001")
+                .tunnel(0, "aks-nplinux-00000001", "vxlanTunnelAddress")
+                .pods(1, 12, "aks-nplinux-00000001", "api"),
+        )
+        .block(BlockFixture::new("10.244.3.192/26").pods(0, 2, "aks-nplinux-00000000", "old"))
+        .strict(false)
+}
+
 #[derive(Default)]
 pub struct ClusterFixture {
     pub snapshot: ClusterSnapshot,
