@@ -506,7 +506,7 @@ fn requirements(term: &Value, key: &str) -> Vec<NodeRequirement> {
 /// The template's tolerations with the ones every daemon pod gets: it stays through node
 /// problems that would evict or keep out other pods. An equal toleration (same key,
 /// operator, value, effect) is replaced by the default; the rest are appended in order.
-fn with_default_tolerations(spec: &Value) -> Vec<Value> {
+pub fn with_default_tolerations(spec: &Value) -> Vec<Value> {
     let mut list: Vec<Value> = spec
         .get("tolerations")
         .and_then(Value::as_array)

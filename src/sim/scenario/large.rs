@@ -24,6 +24,7 @@ use crate::sim::calico_ipam::{
     ordinal_address,
 };
 use crate::sim::clock::rfc3339;
+use crate::sim::controllers::daemonset;
 use crate::sim::controllers::kubelet::sandbox_id;
 use crate::sim::controllers::operator::Operator;
 use crate::sim::controllers::workload::{self, FIELD_MANAGER};
@@ -679,7 +680,7 @@ fn settle_daemonset(
     pod_labels[TEMPLATE_GENERATION_LABEL] = json!(generation.to_string());
     pod_labels[REVISION_HASH_LABEL] = json!(hash);
     let mut spec = template["spec"].clone();
-    spec["tolerations"] = Value::Array(daemon_tolerations(&spec));
+    spec["tolerations"] = Value::Array(daemonset::with_default_tolerations(&spec));
     for (index, node) in nodes.iter().enumerate() {
         let mut pod_spec = spec.clone();
         pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = json!({
@@ -715,36 +716,6 @@ fn settle_daemonset(
         &WriteOptions::manager(FIELD_MANAGER),
     )?;
     Ok(())
-}
-
-/// The DaemonSet controller's default tolerations on top of the template's.
-fn daemon_tolerations(spec: &Value) -> Vec<Value> {
-    let mut list: Vec<Value> = spec["tolerations"].as_array().cloned().unwrap_or_default();
-    let mut defaults = vec![
-        ("node.kubernetes.io/not-ready", "NoExecute"),
-        ("node.kubernetes.io/unreachable", "NoExecute"),
-        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
-        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
-        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
-        ("node.kubernetes.io/unschedulable", "NoSchedule"),
-    ];
-    if spec["hostNetwork"] == true {
-        defaults.push(("node.kubernetes.io/network-unavailable", "NoSchedule"));
-    }
-    for (key, effect) in defaults {
-        let toleration = json!({"key": key, "operator": "Exists", "effect": effect});
-        let same = |t: &Value| {
-            t["key"] == key
-                && t["effect"] == effect
-                && t["operator"] == "Exists"
-                && t.get("value").is_none_or(|v| v == "")
-        };
-        match list.iter_mut().find(|t| same(t)) {
-            Some(existing) => *existing = toleration,
-            None => list.push(toleration),
-        }
-    }
-    list
 }
 
 // ---------------------------------------------------------------------------------------------
