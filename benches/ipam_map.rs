@@ -204,7 +204,12 @@ fn measure(label: &str, snapshot: &ClusterSnapshot) {
     let grid_time = time(10, || {
         pooltop::model::ipam::IpamMap::from_model(&view.model)
     });
-    println!("  per revision: IpamModel {model_time:?}, IpamMap (all zoom levels) {grid_time:?}");
+    let findings_time = time(10, || {
+        pooltop::model::ipam::findings::ipam_findings(snapshot, &view.model)
+    });
+    println!(
+        "  per revision: IpamModel {model_time:?} (of which its findings {findings_time:?}), IpamMap (all zoom levels) {grid_time:?}"
+    );
     let fitted = IpamViewState::default();
     let finest = IpamViewState {
         zoom: Some(0),

@@ -778,6 +778,38 @@ mod tests {
     }
 
     #[test]
+    fn ipam_tables_filter_and_move_like_every_list() {
+        let mut state = state();
+        key(&mut state, 'i');
+        key(&mut state, 'm');
+        key(&mut state, 'm');
+        assert_eq!(state.items().len(), 4);
+        key(&mut state, 'G');
+        assert_eq!(state.screen().selected, 3);
+        key(&mut state, 'g');
+        assert_eq!(state.screen().selected, 0);
+        press(&mut state, KeyCode::PageDown);
+        assert_eq!(state.screen().selected, 3);
+        // `/win`: the two Windows nodes, still in the table's order (by name).
+        key(&mut state, '/');
+        for c in "win".chars() {
+            key(&mut state, c);
+        }
+        press(&mut state, KeyCode::Enter);
+        let shown: Vec<String> = (0..state.items().len())
+            .map(|i| {
+                state.screen_mut().selected = i;
+                selected_node(&state)
+            })
+            .collect();
+        assert_eq!(shown, ["aks-npwin-00000000", "aks-npwin-00000001"]);
+        let screen = draw(&mut state).join("\n");
+        assert!(screen.contains("Nodes (2 of 4)"), "{screen}");
+        key(&mut state, 'j');
+        assert_eq!(state.screen().selected, 1);
+    }
+
+    #[test]
     fn clicks_and_the_wheel_on_the_ipam_map() {
         let mut state = state();
         key(&mut state, 'i');
