@@ -79,12 +79,7 @@ async fn ipam_pressure_report_shows_the_full_windows_block_borrowing_and_exits_n
             (128.0, 28, 8)
         );
         assert_eq!(pool.blocks.len(), 8, "{}", report.text);
-        let pool_row = report
-            .text
-            .lines()
-            .find(|l| l.starts_with("| IP Pool"))
-            .unwrap();
-        let cells: Vec<&str> = pool_row.split('|').map(str::trim).collect();
+        let cells = pool_row(&report.text);
         assert_eq!(cells[1..4], ["IP Pool", PRESSURE_POOL, "128"]);
         // Pool in use is the sum over its blocks; each block row is capacity 16.
         let block_sum: u64 = pool.blocks.iter().map(|&i| model.blocks[i].in_use).sum();
@@ -156,6 +151,16 @@ async fn ipam_pressure_report_shows_the_full_windows_block_borrowing_and_exits_n
     })
     .await
     .expect("test finishes in time");
+}
+
+/// The cells of the report's first `| IP Pool |` row (calicoctl's pool line), trimmed.
+fn pool_row(text: &str) -> Vec<&str> {
+    text.lines()
+        .find(|l| l.starts_with("| IP Pool"))
+        .unwrap()
+        .split('|')
+        .map(str::trim)
+        .collect()
 }
 
 /// Pods with an address in `pool` (not host-network), per node, and in all.
@@ -283,16 +288,11 @@ async fn large_ipam_matches_the_scenarios_shape() {
         assert!(!report.has_errors);
 
         // `pooltop ipam`: calicoctl's pool row, total in %.5g, in use with its percentage.
-        let pool_row = report
-            .text
-            .lines()
-            .find(|l| l.starts_with("| IP Pool"))
-            .unwrap();
-        let cells: Vec<&str> = pool_row.split('|').map(str::trim).collect();
+        let cells = pool_row(&report.text);
         assert_eq!(cells[1..4], ["IP Pool", LARGE_POOL, "1.0486e+06"]);
         assert!(
             cells[4].starts_with(&format!("{} (", pool.in_use)),
-            "{pool_row}"
+            "{cells:?}"
         );
 
         // The sortable node table: most addresses in use first, numerically.
