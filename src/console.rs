@@ -3,6 +3,7 @@
 //! app loop; reconnect on `:ctx`. Also the headless `pooltop ipam`, which takes one complete
 //! snapshot through the same feed.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -186,17 +187,25 @@ pub async fn ipam(
     .map_err(|_| eyre!("no complete snapshot of the cluster within 60 s"))??;
     cancel.cancel();
     let report = render_ipam_report(&snapshot, options);
-    match output {
+    let text = match output {
         OutputFormat::Text => {
-            print!("{}", report.text);
             if !report.findings_text.is_empty() {
                 eprint!("{}", report.findings_text);
             }
+            report.text
         }
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report.json).wrap_err("encoding the report")?
-        ),
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&report.json).wrap_err("encoding the report")? + "\n"
+        }
+    };
+    // `pooltop ipam | head` closes the pipe early: that is the reader's choice, not an error
+    // (print! would panic on it).
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(eyre!("writing the report: {err}"));
+        }
+        _ => {}
     }
     Ok(if report.has_errors {
         ExitCode::FAILURE

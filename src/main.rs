@@ -1,6 +1,7 @@
 //! Composition root: parse the command line, install logging and error reporting, run the
 //! chosen subcommand. Errors reach the user as one line and a non-zero exit.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -154,13 +155,19 @@ async fn serve(config: SimConfig, banner: &str) -> Result<()> {
         .await
         .wrap_err("starting the simulated cluster")?;
     // Scripts read the first line: the URL, printed only once the server accepts connections.
-    println!("{}", handle.url);
-    println!(
-        "scenario:   {} ({})",
+    // A script may close the pipe once it has the URL (`pooltop sim | head -1`): the server
+    // goes on serving, so a failed write of the lines after it is ignored (println! would
+    // panic).
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", handle.url).and_then(|()| out.flush());
+    let _ = writeln!(
+        out,
+        "scenario:   {} ({})\n{banner}",
         scenario.name(),
         scenario.description()
-    );
-    println!("{banner}");
+    )
+    .and_then(|()| out.flush());
+    drop(out);
     wait_for_signal().await?;
     handle.stop().await;
     Ok(())

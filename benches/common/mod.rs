@@ -5,7 +5,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A simulator process; killed when dropped.
@@ -16,6 +16,9 @@ pub struct Sim {
     /// From spawning the process to its first stdout line (it prints its URL once the
     /// scenario is loaded and it accepts connections).
     pub startup: Duration,
+    /// Kept open: the simulator prints more lines after its URL, and a closed pipe would
+    /// make those writes fail.
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl Drop for Sim {
@@ -39,9 +42,9 @@ pub fn start_sim(dir: &Path, scenario: &str, extra: &[&str]) -> Sim {
         .stdout(Stdio::piped())
         .spawn()
         .expect("pooltop sim starts");
-    let stdout = child.stdout.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut url = String::new();
-    BufReader::new(stdout).read_line(&mut url).unwrap();
+    stdout.read_line(&mut url).unwrap();
     assert!(
         !url.trim().is_empty(),
         "pooltop sim exited before serving; see {}",
@@ -52,6 +55,7 @@ pub fn start_sim(dir: &Path, scenario: &str, extra: &[&str]) -> Sim {
         url: url.trim().to_string(),
         kubeconfig,
         startup: started.elapsed(),
+        _stdout: stdout,
     }
 }
 

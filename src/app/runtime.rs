@@ -23,7 +23,7 @@ use crate::ops::strict_affinity::{self, StrictAffinityOutcome, StrictAffinityPla
 use crate::term::TerminalGuard;
 use crate::ui::{self, Theme};
 
-use super::state::State;
+use super::state::{Derived, State};
 use super::update::{Effect, Msg, update};
 
 /// The shortest time between two frames (~30 per second).
@@ -93,6 +93,11 @@ where
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME_INTERVAL;
     let mut snapshots_open = true;
+    // The model of each snapshot is derived on a blocking thread, one at a time; a snapshot
+    // that arrives meanwhile waits, and only the newest one is derived next.
+    let (derived_tx, mut derived_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut deriving = false;
+    let mut behind = false;
     loop {
         let next_draw = last_draw + FRAME_INTERVAL;
         let msg = tokio::select! {
@@ -112,13 +117,24 @@ where
                 Some(Err(_)) | None => return Ok(Exit::Quit),
             },
             Some(line) = op_rx.recv() => Some(Msg::OpDone(line)),
-            changed = snapshots.changed(), if snapshots_open => {
-                if changed.is_ok() {
-                    Some(Msg::Snapshot(snapshots.borrow_and_update().clone()))
-                } else {
-                    snapshots_open = false;
-                    None
+            Some((snapshot, derived)) = derived_rx.recv() => {
+                deriving = behind;
+                if behind {
+                    behind = false;
+                    derive(snapshots.borrow_and_update().clone(), state, &derived_tx);
                 }
+                Some(Msg::Derived(snapshot, derived))
+            }
+            changed = snapshots.changed(), if snapshots_open => {
+                if changed.is_err() {
+                    snapshots_open = false;
+                } else if deriving {
+                    behind = true;
+                } else {
+                    deriving = true;
+                    derive(snapshots.borrow_and_update().clone(), state, &derived_tx);
+                }
+                None
             }
             () = tokio::time::sleep_until(next_draw), if dirty => {
                 let terminal = surface.terminal();
@@ -151,6 +167,19 @@ where
         }
         dirty = true;
     }
+}
+
+type DerivedTx = tokio::sync::mpsc::UnboundedSender<(Arc<ClusterSnapshot>, Box<Derived>)>;
+
+/// Derives the model of `snapshot` on a blocking thread and sends it back to the loop.
+fn derive(snapshot: Arc<ClusterSnapshot>, state: &State, tx: &DerivedTx) {
+    let rules = state.rules.clone();
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let derived = Derived::compute(&snapshot, &rules);
+        // The loop may have ended (quit, context switch): nobody wants the result then.
+        let _ = tx.send((snapshot, Box::new(derived)));
+    });
 }
 
 /// Runs a confirmed strictAffinity plan; the outcome as one footer line.

@@ -20,6 +20,9 @@ pub enum Msg {
     /// A mouse event (only sent when mouse capture is on: `--mouse` or `mouse = true`).
     Mouse(MouseEvent),
     Snapshot(Arc<ClusterSnapshot>),
+    /// A snapshot whose model the runtime already derived off the UI task (`Derived::compute`
+    /// takes a good part of a second on 5,000 nodes; keys must not wait for it).
+    Derived(Arc<ClusterSnapshot>, Box<Derived>),
     Resize,
     /// An op finished; one line for the footer.
     OpDone(String),
@@ -64,7 +67,11 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Mouse(event) => on_mouse(state, event),
         Msg::Snapshot(snapshot) => {
-            set_snapshot(state, snapshot);
+            set_snapshot(state, snapshot, None);
+            Vec::new()
+        }
+        Msg::Derived(snapshot, derived) => {
+            set_snapshot(state, snapshot, Some(*derived));
             Vec::new()
         }
         Msg::Resize => vec![Effect::Redraw],
@@ -78,8 +85,11 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Effect> {
     }
 }
 
-fn set_snapshot(state: &mut State, snapshot: Arc<ClusterSnapshot>) {
-    if snapshot.revision != state.derived.revision || state.derived.revision == 0 {
+fn set_snapshot(state: &mut State, snapshot: Arc<ClusterSnapshot>, derived: Option<Derived>) {
+    if let Some(derived) = derived {
+        state.derived = derived;
+        state.ipam.invalidate_order();
+    } else if snapshot.revision != state.derived.revision || state.derived.revision == 0 {
         state.derived = Derived::compute(&snapshot, &state.rules);
         state.ipam.invalidate_order();
     }

@@ -49,33 +49,37 @@ fn mark_cell<'a>(severity: Severity, theme: &Theme) -> Cell<'a> {
 /// A selectable table: the header, the rows, and the cursor.
 // Each argument is one visible part of the table; a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
-fn table<'a>(
+fn table<'a, T>(
     frame: &mut Frame,
     area: Rect,
     title: &str,
     header: &[&'a str],
     widths: &[Constraint],
-    rows: Vec<Row<'a>>,
+    items: &[T],
+    row: impl Fn(&T) -> Row<'a>,
     selected: usize,
     theme: &Theme,
 ) {
-    let count = rows.len();
+    let count = items.len();
     let header = Row::new(header.iter().map(|h| Cell::from(*h))).style(theme.style(Role::Header));
     let empty = count == 0;
+    // Only the rows in the window are built: the nodes of a 5,000-node cluster would take tens
+    // of milliseconds a frame otherwise.
+    let mut table_state = TableState::default();
+    let mut rows = Vec::new();
+    if !empty {
+        let selected = selected.min(count - 1);
+        let window = super::table_window(area, selected);
+        let last = (window.first + window.visible.max(1)).min(count);
+        rows.extend(items[window.first..last].iter().map(&row));
+        table_state = table_state.with_selected(Some(selected - window.first));
+    }
     let widget = Table::new(rows, widths.to_vec())
         .header(header)
         .block(panel(&format!("{title} ({count})"), theme))
         .row_highlight_style(theme.style(Role::Selected))
         .highlight_symbol("▶")
         .column_spacing(1);
-    let mut table_state = TableState::default();
-    if !empty {
-        let selected = selected.min(count - 1);
-        let window = super::table_window(area, selected);
-        table_state = table_state
-            .with_offset(window.first)
-            .with_selected(Some(selected));
-    }
     frame.render_stateful_widget(widget, area, &mut table_state);
     if empty {
         let inner = Rect {
@@ -95,14 +99,35 @@ fn table<'a>(
 
 fn pools(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let d = &state.derived;
-    let rows: Vec<Row> = state
+    let rows: Vec<_> = state
         .items()
         .into_iter()
         .filter_map(|item| match item {
             Item::Pool(i) => d.pools.get(i),
             _ => None,
         })
-        .map(|pool| {
+        .collect();
+    table(
+        frame,
+        area,
+        "node pools",
+        &[
+            "", "POOL", "OS", "READY", "CORDON", "KUBELET", "RUNTIME", "PODS", "CALICO", "PROBLEMS",
+        ],
+        &[
+            Constraint::Length(1),
+            Constraint::Length(12),
+            Constraint::Length(13),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Length(11),
+            Constraint::Length(30),
+            Constraint::Fill(1),
+        ],
+        &rows,
+        |pool| {
             let os = if pool.windows_build.is_empty() {
                 pool.key.os.as_str().to_string()
             } else {
@@ -131,28 +156,7 @@ fn pools(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     theme.style(severity_mark(pool.severity).1),
                 )),
             ])
-        })
-        .collect();
-    table(
-        frame,
-        area,
-        "node pools",
-        &[
-            "", "POOL", "OS", "READY", "CORDON", "KUBELET", "RUNTIME", "PODS", "CALICO", "PROBLEMS",
-        ],
-        &[
-            Constraint::Length(1),
-            Constraint::Length(12),
-            Constraint::Length(13),
-            Constraint::Length(7),
-            Constraint::Length(6),
-            Constraint::Length(9),
-            Constraint::Length(18),
-            Constraint::Length(11),
-            Constraint::Length(30),
-            Constraint::Fill(1),
-        ],
-        rows,
+        },
         state.screen().selected,
         theme,
     );
@@ -160,14 +164,35 @@ fn pools(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 fn nodes(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let d = &state.derived;
-    let rows: Vec<Row> = state
+    let rows: Vec<_> = state
         .items()
         .into_iter()
         .filter_map(|item| match item {
             Item::Node(i) => d.nodes.get(i),
             _ => None,
         })
-        .map(|node| {
+        .collect();
+    table(
+        frame,
+        area,
+        &state.screen().view.title(),
+        &[
+            "", "NAME", "STATUS", "OS", "AGE", "VERSION", "PODS", "CALICO", "RUNTIME", "IP",
+        ],
+        &[
+            Constraint::Length(1),
+            Constraint::Length(20),
+            Constraint::Length(12),
+            Constraint::Length(7),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Length(4),
+            Constraint::Length(24),
+            Constraint::Length(20),
+            Constraint::Fill(1),
+        ],
+        &rows,
+        |node| {
             let status_role = match node.ready {
                 Some(true) if !node.cordoned => Role::Ok,
                 Some(true) => Role::Warning,
@@ -193,28 +218,7 @@ fn nodes(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 Cell::from(node.runtime_version.clone()),
                 Cell::from(node.internal_ip.clone()),
             ])
-        })
-        .collect();
-    table(
-        frame,
-        area,
-        &state.screen().view.title(),
-        &[
-            "", "NAME", "STATUS", "OS", "AGE", "VERSION", "PODS", "CALICO", "RUNTIME", "IP",
-        ],
-        &[
-            Constraint::Length(1),
-            Constraint::Length(20),
-            Constraint::Length(12),
-            Constraint::Length(7),
-            Constraint::Length(5),
-            Constraint::Length(8),
-            Constraint::Length(4),
-            Constraint::Length(24),
-            Constraint::Length(20),
-            Constraint::Fill(1),
-        ],
-        rows,
+        },
         state.screen().selected,
         theme,
     );
@@ -433,7 +437,7 @@ fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             .block(panel("Calico DaemonSets", theme)),
         top,
     );
-    let rows: Vec<Row> = state
+    let rows: Vec<_> = state
         .items()
         .into_iter()
         .filter_map(|item| match item {
@@ -442,23 +446,6 @@ fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 .get(r)
                 .and_then(|ro| ro.nodes.get(n).map(|x| (ro, x))),
             _ => None,
-        })
-        .map(|(ro, n)| {
-            let event = n
-                .event
-                .as_ref()
-                .map(|e| format!(" · {} {}: {}", e.age, e.reason, e.message))
-                .unwrap_or_default();
-            Row::new(vec![
-                mark_cell(n.severity, theme),
-                Cell::from(n.node.clone()),
-                Cell::from(ro.target.name()),
-                Cell::from(Span::styled(
-                    n.status.clone(),
-                    theme.style(severity_mark(n.severity).1),
-                )),
-                Cell::from(format!("{}{event}", n.explanation)),
-            ])
         })
         .collect();
     let detail = match state.items().get(state.screen().selected) {
@@ -485,7 +472,24 @@ fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Constraint::Length(24),
             Constraint::Fill(1),
         ],
-        rows,
+        &rows,
+        |(ro, n)| {
+            let event = n
+                .event
+                .as_ref()
+                .map(|e| format!(" · {} {}: {}", e.age, e.reason, e.message))
+                .unwrap_or_default();
+            Row::new(vec![
+                mark_cell(n.severity, theme),
+                Cell::from(n.node.clone()),
+                Cell::from(ro.target.name()),
+                Cell::from(Span::styled(
+                    n.status.clone(),
+                    theme.style(severity_mark(n.severity).1),
+                )),
+                Cell::from(format!("{}{event}", n.explanation)),
+            ])
+        },
         state.screen().selected,
         theme,
     );
@@ -493,23 +497,12 @@ fn rollout(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 fn findings(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let d = &state.derived;
-    let rows: Vec<Row> = state
+    let rows: Vec<_> = state
         .items()
         .into_iter()
         .filter_map(|item| match item {
             Item::Finding(i) => d.findings.get(i),
             _ => None,
-        })
-        .map(|f| {
-            let (symbol, role) = severity_mark(f.severity);
-            Row::new(vec![
-                Cell::from(Span::styled(
-                    format!("{symbol} {}", f.severity),
-                    theme.style(role),
-                )),
-                Cell::from(f.subject.to_string()),
-                Cell::from(f.line()),
-            ])
         })
         .collect();
     let detail = match state.items().get(state.screen().selected) {
@@ -530,7 +523,18 @@ fn findings(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Constraint::Length(28),
             Constraint::Fill(1),
         ],
-        rows,
+        &rows,
+        |f| {
+            let (symbol, role) = severity_mark(f.severity);
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    format!("{symbol} {}", f.severity),
+                    theme.style(role),
+                )),
+                Cell::from(f.subject.to_string()),
+                Cell::from(f.line()),
+            ])
+        },
         state.screen().selected,
         theme,
     );
