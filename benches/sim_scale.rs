@@ -7,13 +7,14 @@
 //! Run with `cargo bench --bench sim_scale`. Numbers go to stdout as a table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
+
+use common::{kubectl_get_nodes, memory_mib, start_sim, summary};
 
 const RUNS: usize = 3;
 /// Every pod of `large`: 50,000 workload pods, 4,000 calico-node, 1,000 calico-node-windows,
@@ -21,80 +22,6 @@ const RUNS: usize = 3;
 const LARGE_ALL_PODS: usize = 55_026;
 /// How long the controllers run on the loaded cluster while their writes are counted.
 const IDLE_WINDOW: Duration = Duration::from_secs(60);
-
-struct Sim {
-    child: Child,
-    url: String,
-    startup: Duration,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim(dir: &Path) -> Sim {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pooltop"))
-        .args([
-            "sim",
-            "--scenario",
-            "large",
-            "--listen",
-            "127.0.0.1:0",
-            "--kubeconfig",
-        ])
-        .arg(dir.join("kubeconfig"))
-        .arg("--log-file")
-        .arg(dir.join("sim.log"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("pooltop sim starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut url = String::new();
-    BufReader::new(stdout).read_line(&mut url).unwrap();
-    Sim {
-        child,
-        url: url.trim().to_string(),
-        startup: started.elapsed(),
-    }
-}
-
-/// Peak and current resident memory of a process, in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
-}
-
-fn kubectl_get_nodes(dir: &Path, cache: &str) -> (Duration, usize) {
-    let started = Instant::now();
-    let output = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(dir.join("kubeconfig"))
-        .arg("--cache-dir")
-        .arg(dir.join(cache))
-        .args(["get", "nodes", "-o", "json"])
-        .output()
-        .expect("kubectl runs");
-    let elapsed = started.elapsed();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    (elapsed, list["items"].as_array().map_or(0, Vec::len))
-}
 
 /// The store's current resourceVersion (every write moves it by one) and the number of Events.
 async fn writes_and_events(client: &kube::Client) -> (u64, usize) {
@@ -115,21 +42,10 @@ async fn writes_and_events(client: &kube::Client) -> (u64, usize) {
     (rv, events["items"].as_array().map_or(0, Vec::len))
 }
 
-fn summary(samples: &[Duration]) -> String {
-    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
-    format!(
-        "median {:>8.1} ms   min {:>8.1} ms   max {:>8.1} ms",
-        ms[ms.len() / 2],
-        ms[0],
-        ms[ms.len() - 1]
-    )
-}
-
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = start_sim(dir.path());
+    let sim = start_sim(dir.path(), "large", &[]);
     let pid = sim.child.id();
     println!("pooltop sim --scenario large at {}", sim.url);
     println!(
@@ -169,10 +85,10 @@ async fn main() {
 
     idle_controllers(&client, pid).await;
 
-    let (cold, count) = kubectl_get_nodes(dir.path(), "cache-cold");
+    let (cold, count) = kubectl_get_nodes(&sim.kubeconfig, &dir.path().join("cache-cold"));
     assert_eq!(count, 5_000);
     let warm: Vec<Duration> = (0..RUNS)
-        .map(|_| kubectl_get_nodes(dir.path(), "cache-warm").0)
+        .map(|_| kubectl_get_nodes(&sim.kubeconfig, &dir.path().join("cache-warm")).0)
         .collect();
     println!(
         "{:<44} {:>8.1} ms (fresh discovery cache)",
