@@ -658,11 +658,14 @@ pub fn unsupported_build(build: &WindowsBuild) -> Option<String> {
 
 fn calico_down(context: &Context<'_>, out: &mut Vec<Finding>) {
     let snapshot = context.snapshot;
-    let agents = rollout::agent_daemon_sets(snapshot);
+    // Resolved at the first node that is not Ready: a healthy cluster skips the pass over the
+    // pods.
+    let mut agents = None;
     for node in snapshot.nodes.iter() {
         if printers::node_ready(node) == Some(true) {
             continue;
         }
+        let agents = agents.get_or_insert_with(|| rollout::agent_daemon_sets(snapshot));
         let name = pools::node_name(node);
         let network_unavailable = node
             .status
@@ -825,17 +828,21 @@ fn terminating_on_windows(context: &Context<'_>, out: &mut Vec<Finding>) {
         .collect();
     let mut stuck: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for pod in context.snapshot.pods.iter() {
-        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
-            continue;
-        };
         // The deletion timestamp is when the grace period ends; past it the pod is stuck.
+        // Checked first: it sits in the pod itself, the node name behind another pointer.
         let overdue = pod
             .metadata
             .deletion_timestamp
             .as_ref()
             .is_some_and(|t| t.0 < now);
+        if !overdue {
+            continue;
+        }
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+            continue;
+        };
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-        if overdue && windows.contains(node) && !matches!(phase, Some("Succeeded" | "Failed")) {
+        if windows.contains(node) && !matches!(phase, Some("Succeeded" | "Failed")) {
             stuck.entry(node).or_default().push(format!(
                 "{}/{}",
                 pod.metadata.namespace.as_deref().unwrap_or_default(),

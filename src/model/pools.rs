@@ -25,7 +25,8 @@ use super::versions::WindowsBuild;
 pub(crate) use nodes::event_row;
 pub use nodes::{
     AgentPod, ConditionRow, ContainerRow, DETAIL_EVENTS, EventRow, NodeBlock, NodeDetail, NodeRow,
-    all_node_rows, block_capacity, node_blocks, node_detail, node_events, node_rows,
+    all_node_rows, all_node_rows_with_index, block_capacity, node_blocks, node_detail, node_events,
+    node_rows,
 };
 
 /// The namespace the operator runs Calico in; pods there are agents, not workloads.
@@ -307,7 +308,9 @@ fn capi_pool(node: &Node) -> Option<String> {
 }
 
 /// Pods indexed by node, and the three node-agent DaemonSets resolved once per snapshot.
-pub(crate) struct NodeIndex<'a> {
+/// Build it once per snapshot and hand it to [`pools_with_index`], [`all_node_rows_with_index`]
+/// and `rollout::rollouts_with_agents`: each pass over 50,000 pods costs milliseconds.
+pub struct NodeIndex<'a> {
     pub pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
     pub agents: Vec<AgentDaemonSet<'a>>,
     /// `snapshot.taken_at`: the moment ages and grace periods are measured against.
@@ -316,7 +319,8 @@ pub(crate) struct NodeIndex<'a> {
 
 impl<'a> NodeIndex<'a> {
     pub fn new(snapshot: &'a ClusterSnapshot) -> Self {
-        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        let mut pods_by_node: HashMap<&str, Vec<&Pod>> =
+            HashMap::with_capacity(snapshot.nodes.len());
         for pod in snapshot.pods.iter() {
             if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
                 pods_by_node.entry(node).or_default().push(pod);
@@ -340,7 +344,15 @@ impl<'a> NodeIndex<'a> {
 
 /// Every pool of the snapshot, problems first (severity, worst first; then name, then OS).
 pub fn pools(snapshot: &ClusterSnapshot, rules: &PoolRules) -> Vec<NodePool> {
-    let index = NodeIndex::new(snapshot);
+    pools_with_index(snapshot, rules, &NodeIndex::new(snapshot))
+}
+
+/// [`pools`] over an index already built for this snapshot.
+pub fn pools_with_index(
+    snapshot: &ClusterSnapshot,
+    rules: &PoolRules,
+    index: &NodeIndex<'_>,
+) -> Vec<NodePool> {
     let mut groups: BTreeMap<PoolKey, (PoolSource, Vec<&Node>)> = BTreeMap::new();
     for node in snapshot.nodes.iter() {
         let (key, source) = pool_key(node, rules);
@@ -361,7 +373,7 @@ pub fn pools(snapshot: &ClusterSnapshot, rules: &PoolRules) -> Vec<NodePool> {
     };
     let mut pools: Vec<NodePool> = groups
         .into_iter()
-        .map(|(key, (source, nodes))| build_pool(&index, agents, key, source, &nodes))
+        .map(|(key, (source, nodes))| build_pool(index, agents, key, source, &nodes))
         .collect();
     pools.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.key.cmp(&b.key)));
     pools

@@ -184,18 +184,33 @@ pub struct AgentDaemonSet<'a> {
 
 impl<'a> AgentDaemonSet<'a> {
     pub fn new(snapshot: &'a ClusterSnapshot, target: RolloutTarget, ds: &'a DaemonSet) -> Self {
-        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
-        for pod in snapshot.pods.iter().filter(|p| owned_by(p, ds)) {
-            if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
-                pods_by_node.entry(node).or_default().push(pod);
-            }
+        let mut agent = Self::without_pods(snapshot, target, ds);
+        for pod in snapshot.pods.iter() {
+            agent.take_if_owned(pod);
         }
+        agent
+    }
+
+    fn without_pods(
+        snapshot: &'a ClusterSnapshot,
+        target: RolloutTarget,
+        ds: &'a DaemonSet,
+    ) -> Self {
         Self {
             target,
             name: target.name(),
             daemon_set: ds,
             current_hash: current_revision(snapshot, ds),
-            pods_by_node,
+            pods_by_node: HashMap::new(),
+        }
+    }
+
+    /// Files the pod under its node when this DaemonSet controls it.
+    fn take_if_owned(&mut self, pod: &'a Pod) {
+        if owned_by(pod, self.daemon_set)
+            && let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+        {
+            self.pods_by_node.entry(node).or_default().push(pod);
         }
     }
 
@@ -225,15 +240,31 @@ impl<'a> AgentDaemonSet<'a> {
     }
 }
 
-/// The watched agent DaemonSets that exist in the snapshot.
+/// The watched agent DaemonSets that exist in the snapshot, in [`RolloutTarget::ALL`] order.
+/// One pass over the pods serves all of them, and only pods in an agent's namespace are looked
+/// at further: on a large cluster the pods are the bulk of the snapshot.
 pub fn agent_daemon_sets(snapshot: &ClusterSnapshot) -> Vec<AgentDaemonSet<'_>> {
-    RolloutTarget::ALL
+    let mut agents: Vec<AgentDaemonSet<'_>> = RolloutTarget::ALL
         .iter()
         .filter_map(|target| {
             find_daemon_set(snapshot, target.namespace(), target.name())
-                .map(|ds| AgentDaemonSet::new(snapshot, *target, ds))
+                .map(|ds| AgentDaemonSet::without_pods(snapshot, *target, ds))
         })
-        .collect()
+        .collect();
+    if agents.is_empty() {
+        return agents;
+    }
+    for pod in snapshot.pods.iter() {
+        let Some(namespace) = pod.metadata.namespace.as_deref() else {
+            continue;
+        };
+        for agent in &mut agents {
+            if agent.daemon_set.metadata.namespace.as_deref() == Some(namespace) {
+                agent.take_if_owned(pod);
+            }
+        }
+    }
+    agents
 }
 
 pub fn find_daemon_set<'a>(
@@ -328,19 +359,34 @@ pub fn current_revision(snapshot: &ClusterSnapshot, ds: &DaemonSet) -> Option<St
 
 /// The three rollouts, in [`RolloutTarget::ALL`] order.
 pub fn rollouts(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<Rollout> {
+    rollouts_with_agents(snapshot, &agent_daemon_sets(snapshot), pools)
+}
+
+/// The three rollouts from agents already resolved (see [`agent_daemon_sets`]).
+pub fn rollouts_with_agents(
+    snapshot: &ClusterSnapshot,
+    agents: &[AgentDaemonSet<'_>],
+    pools: &[NodePool],
+) -> Vec<Rollout> {
     let pool_of: HashMap<&str, &PoolKey> = pools
         .iter()
         .flat_map(|p| p.nodes.iter().map(move |n| (n.as_str(), &p.key)))
         .collect();
     let events = EventIndex::new(snapshot);
+    rollouts_of(snapshot, agents, &pool_of, &events)
+}
+
+fn rollouts_of(
+    snapshot: &ClusterSnapshot,
+    agents: &[AgentDaemonSet<'_>],
+    pool_of: &HashMap<&str, &PoolKey>,
+    events: &EventIndex<'_>,
+) -> Vec<Rollout> {
     RolloutTarget::ALL
         .iter()
         .map(
-            |target| match find_daemon_set(snapshot, target.namespace(), target.name()) {
-                Some(ds) => {
-                    let agent = AgentDaemonSet::new(snapshot, *target, ds);
-                    present_rollout(snapshot, &agent, &pool_of, &events)
-                }
+            |target| match agents.iter().find(|agent| agent.target == *target) {
+                Some(agent) => present_rollout(snapshot, agent, pool_of, events),
                 None => absent_rollout(snapshot, *target),
             },
         )

@@ -3,7 +3,7 @@
 //! taints, addresses, agent pods with each container, affine IPAM blocks and recent events.
 //! Owns the per-node picture; grouping into pools is the parent module's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Node, Pod};
 use serde::Serialize;
@@ -43,8 +43,16 @@ pub struct NodeRow {
 
 /// Every node of every pool, problems first, then by name (one pass over the pods).
 pub fn all_node_rows(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<NodeRow> {
-    let index = NodeIndex::new(snapshot);
-    let pool_of: BTreeMap<&str, &PoolKey> = pools
+    all_node_rows_with_index(snapshot, &NodeIndex::new(snapshot), pools)
+}
+
+/// [`all_node_rows`] over an index already built for this snapshot.
+pub fn all_node_rows_with_index(
+    snapshot: &ClusterSnapshot,
+    index: &NodeIndex<'_>,
+    pools: &[NodePool],
+) -> Vec<NodeRow> {
+    let pool_of: HashMap<&str, &PoolKey> = pools
         .iter()
         .flat_map(|p| p.nodes.iter().map(move |n| (n.as_str(), &p.key)))
         .collect();
@@ -53,7 +61,7 @@ pub fn all_node_rows(snapshot: &ClusterSnapshot, pools: &[NodePool]) -> Vec<Node
         .iter()
         .filter_map(|n| {
             let key = pool_of.get(node_name(n))?;
-            Some(node_row(snapshot, &index, n, (*key).clone()))
+            Some(node_row(snapshot, index, n, (*key).clone()))
         })
         .collect();
     rows.sort_by(|a, b| {
