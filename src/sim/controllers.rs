@@ -2,6 +2,7 @@
 //! store's change stream and writes through the same store operations an HTTP client uses,
 //! so every watch sees controller writes exactly as it would on a real cluster.
 
+pub mod control_loop;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;

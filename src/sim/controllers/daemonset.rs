@@ -12,14 +12,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use futures::FutureExt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
+use super::control_loop::{self, Feed, Reconcile};
 use super::events::{EventKind, Recorder};
 use super::informer::{Change, Informer, Key};
 use super::workload::{
-    FIELD_MANAGER, OwnerIndex, PodFacts, PodPhase, TICK, WorkQueue, apps_ref, controller_ref_json,
+    FIELD_MANAGER, OwnerIndex, PodFacts, PodPhase, WorkQueue, apps_ref, controller_ref_json,
     follow, just_after, scaled_value, string_map, template_fingerprint, template_hash,
 };
 use crate::sim::resource::ResourceType;
@@ -43,10 +43,9 @@ const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(1);
 
 /// Runs the DaemonSet controller until the store shuts down.
 pub async fn run(store: Arc<Store>) {
-    let Some(controller) = DaemonSetController::start(&store).await else {
-        return;
-    };
-    controller.run().await;
+    if let Some(controller) = DaemonSetController::start(&store).await {
+        control_loop::run(&store, controller).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,6 +591,59 @@ struct DaemonSetController {
     queue: WorkQueue,
 }
 
+impl Reconcile for DaemonSetController {
+    fn feeds() -> Vec<Feed<Self>> {
+        vec![
+            Feed::informer(|c| &mut c.daemonsets, Self::on_daemonsets),
+            Feed::informer(|c| &mut c.pods, Self::on_pods),
+            Feed::informer(|c| &mut c.nodes, Self::on_nodes),
+            Feed::informer(|c| &mut c.revisions, Self::on_revisions),
+        ]
+    }
+
+    fn queue(&mut self) -> &mut WorkQueue {
+        &mut self.queue
+    }
+
+    fn sync(&mut self, key: &Key, now: Timestamp) {
+        let Some(ds) = self.daemonsets.get(&key.0, &key.1).map(Arc::clone) else {
+            return;
+        };
+        if ds.selector.is_empty() {
+            let message =
+                "This daemon set is selecting all pods. A non-empty selector is required.";
+            self.recorder
+                .record(&ds_ref(&ds), EventKind::Warning, "SelectingAll", message);
+            return;
+        }
+        // A DaemonSet being deleted is left to the garbage collector, with its status as is.
+        if ds.deleting || ds.selector.matches_nothing() {
+            return;
+        }
+        let history = match self.construct_history(&ds) {
+            Ok(history) => history,
+            Err(err) => {
+                tracing::debug!(daemonset = %ds.name, %err, "constructing history");
+                self.retry_later(key, now);
+                return;
+            }
+        };
+        let verdicts: Vec<(Arc<NodeFacts>, Verdict)> = self
+            .nodes
+            .iter()
+            .map(|(_, node)| (Arc::clone(node), ds.placement.verdict(node)))
+            .collect();
+        let by_node = self.pods_by_node(&ds, false);
+        let managed = self.manage(&ds, &verdicts, &by_node, &history.hash, now);
+        // Like upstream's expectations: roll only from a state that includes the last writes.
+        if !managed && matches!(ds.strategy, UpdateStrategy::RollingUpdate { .. }) {
+            self.rolling_update(&ds, &verdicts, by_node.clone(), &history.hash, now);
+        }
+        self.cleanup_history(&ds, &history.old);
+        self.update_status(&ds, &verdicts, &by_node, &history.hash, now);
+    }
+}
+
 impl DaemonSetController {
     async fn start(store: &Arc<Store>) -> Option<Self> {
         let daemonsets = follow(
@@ -613,7 +665,7 @@ impl DaemonSetController {
         )
         .await?;
         let registry = store.registry();
-        let mut controller = Self {
+        Some(Self {
             store: Arc::clone(store),
             recorder: Recorder::new(store, "daemonset-controller"),
             pods_rt: registry.get("", "v1", "pods")?,
@@ -629,77 +681,7 @@ impl DaemonSetController {
             node_fingerprints: HashMap::new(),
             failed_pod_backoff: HashMap::new(),
             queue: WorkQueue::default(),
-        };
-        controller.index_initial();
-        Some(controller)
-    }
-
-    fn index_initial(&mut self) {
-        for (key, ds) in self.daemonsets.iter() {
-            self.daemonset_by_uid.insert(ds.uid.clone(), key.clone());
-            self.queue.add(key.clone());
-        }
-        for (key, pod) in self.pods.iter() {
-            self.pods_by_owner.set(key, pod.controller_uid());
-        }
-        for (key, revision) in self.revisions.iter() {
-            self.revisions_by_owner.set(key, revision.owner.as_deref());
-        }
-        for (_, node) in self.nodes.iter() {
-            self.node_fingerprints
-                .insert(node.name.clone(), node.fingerprint());
-        }
-    }
-
-    async fn run(mut self) {
-        let shutdown = self.store.shutdown.clone();
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                batch = self.daemonsets.changed() => match batch {
-                    Some(batch) => self.on_daemonsets(batch),
-                    None => return,
-                },
-                batch = self.pods.changed() => match batch {
-                    Some(batch) => self.on_pods(batch),
-                    None => return,
-                },
-                batch = self.nodes.changed() => match batch {
-                    Some(batch) => self.on_nodes(batch),
-                    None => return,
-                },
-                batch = self.revisions.changed() => match batch {
-                    Some(batch) => self.on_revisions(batch),
-                    None => return,
-                },
-                _ = ticker.tick() => {
-                    self.catch_up();
-                    let now = self.store.clock.now();
-                    for key in self.queue.take_due(now) {
-                        self.sync(&key, now);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Applies every change already published, so a sync never acts on a cache that has not
-    /// yet seen the controller's own last writes (what upstream's expectations guard).
-    fn catch_up(&mut self) {
-        while let Some(Some(batch)) = self.daemonsets.changed().now_or_never() {
-            self.on_daemonsets(batch);
-        }
-        while let Some(Some(batch)) = self.pods.changed().now_or_never() {
-            self.on_pods(batch);
-        }
-        while let Some(Some(batch)) = self.nodes.changed().now_or_never() {
-            self.on_nodes(batch);
-        }
-        while let Some(Some(batch)) = self.revisions.changed().now_or_never() {
-            self.on_revisions(batch);
-        }
+        })
     }
 
     fn on_daemonsets(&mut self, batch: Vec<Change<DaemonSetFacts>>) {
@@ -789,44 +771,6 @@ impl DaemonSetController {
     // -----------------------------------------------------------------------------------------
     // One sync
     // -----------------------------------------------------------------------------------------
-
-    fn sync(&mut self, key: &Key, now: Timestamp) {
-        let Some(ds) = self.daemonsets.get(&key.0, &key.1).map(Arc::clone) else {
-            return;
-        };
-        if ds.selector.is_empty() {
-            let message =
-                "This daemon set is selecting all pods. A non-empty selector is required.";
-            self.recorder
-                .record(&ds_ref(&ds), EventKind::Warning, "SelectingAll", message);
-            return;
-        }
-        // A DaemonSet being deleted is left to the garbage collector, with its status as is.
-        if ds.deleting || ds.selector.matches_nothing() {
-            return;
-        }
-        let history = match self.construct_history(&ds) {
-            Ok(history) => history,
-            Err(err) => {
-                tracing::debug!(daemonset = %ds.name, %err, "constructing history");
-                self.retry_later(key, now);
-                return;
-            }
-        };
-        let verdicts: Vec<(Arc<NodeFacts>, Verdict)> = self
-            .nodes
-            .iter()
-            .map(|(_, node)| (Arc::clone(node), ds.placement.verdict(node)))
-            .collect();
-        let by_node = self.pods_by_node(&ds, false);
-        let managed = self.manage(&ds, &verdicts, &by_node, &history.hash, now);
-        // Like upstream's expectations: roll only from a state that includes the last writes.
-        if !managed && matches!(ds.strategy, UpdateStrategy::RollingUpdate { .. }) {
-            self.rolling_update(&ds, &verdicts, by_node.clone(), &history.hash, now);
-        }
-        self.cleanup_history(&ds, &history.old);
-        self.update_status(&ds, &verdicts, &by_node, &history.hash, now);
-    }
 
     fn retry_later(&mut self, key: &Key, now: Timestamp) {
         self.queue

@@ -10,15 +10,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
+use super::control_loop::{self, Feed, Reconcile};
 use super::events::{EventKind, ObjectRef, Recorder};
 use super::informer::{Change, Informer, Key};
 use super::workload::{
-    FIELD_MANAGER, OwnerIndex, TICK, WorkQueue, apps_ref, controller_ref_json, follow,
-    scaled_value, template_fingerprint, template_hash,
+    FIELD_MANAGER, OwnerIndex, WorkQueue, apps_ref, controller_ref_json, follow, scaled_value,
+    template_fingerprint, template_hash,
 };
 use crate::sim::clock::{parse_time, rfc3339};
 use crate::sim::resource::ResourceType;
@@ -45,7 +45,7 @@ const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(1);
 /// Runs the Deployment controller until the store shuts down.
 pub async fn run(store: Arc<Store>) {
     if let Some(controller) = DeploymentController::start(&store).await {
-        controller.run().await;
+        control_loop::run(&store, controller).await;
     }
 }
 
@@ -348,6 +348,35 @@ struct DeploymentController {
     queue: WorkQueue,
 }
 
+impl Reconcile for DeploymentController {
+    fn feeds() -> Vec<Feed<Self>> {
+        vec![
+            Feed::informer(|c| &mut c.deployments, Self::on_deployments),
+            Feed::informer(|c| &mut c.replicasets, Self::on_replicasets),
+        ]
+    }
+
+    fn queue(&mut self) -> &mut WorkQueue {
+        &mut self.queue
+    }
+
+    fn sync(&mut self, key: &Key, now: Timestamp) {
+        let Some(d) = self.deployments.get(&key.0, &key.1).map(Arc::clone) else {
+            return;
+        };
+        let mut work = Working {
+            status: d.status().clone(),
+            revision: None,
+        };
+        let result = self.sync_deployment(&d, &mut work, now);
+        if let Err(err) = result {
+            tracing::debug!(deployment = %d.name, %err, "sync failed");
+            self.queue
+                .add_after(key.clone(), now.checked_add(RETRY_AFTER).unwrap_or(now));
+        }
+    }
+}
+
 impl DeploymentController {
     async fn start(store: &Arc<Store>) -> Option<Self> {
         let deployments = follow(
@@ -367,7 +396,7 @@ impl DeploymentController {
         )
         .await?;
         let registry = store.registry();
-        let mut controller = Self {
+        Some(Self {
             store: Arc::clone(store),
             recorder: Recorder::new(store, "deployment-controller"),
             deployments_rt: registry.get("apps", "v1", "deployments")?,
@@ -377,52 +406,7 @@ impl DeploymentController {
             deployment_by_uid: HashMap::new(),
             replicasets_by_owner: OwnerIndex::default(),
             queue: WorkQueue::default(),
-        };
-        for (key, d) in controller.deployments.iter() {
-            controller
-                .deployment_by_uid
-                .insert(d.uid.clone(), key.clone());
-            controller.queue.add(key.clone());
-        }
-        for (key, rs) in controller.replicasets.iter() {
-            controller.replicasets_by_owner.set(key, Some(&rs.owner));
-        }
-        Some(controller)
-    }
-
-    async fn run(mut self) {
-        let shutdown = self.store.shutdown.clone();
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                batch = self.deployments.changed() => match batch {
-                    Some(batch) => self.on_deployments(batch),
-                    None => return,
-                },
-                batch = self.replicasets.changed() => match batch {
-                    Some(batch) => self.on_replicasets(batch),
-                    None => return,
-                },
-                _ = ticker.tick() => {
-                    self.catch_up();
-                    let now = self.store.clock.now();
-                    for key in self.queue.take_due(now) {
-                        self.sync(&key, now);
-                    }
-                }
-            }
-        }
-    }
-
-    fn catch_up(&mut self) {
-        while let Some(Some(batch)) = self.deployments.changed().now_or_never() {
-            self.on_deployments(batch);
-        }
-        while let Some(Some(batch)) = self.replicasets.changed().now_or_never() {
-            self.on_replicasets(batch);
-        }
+        })
     }
 
     fn on_deployments(&mut self, batch: Vec<Change<DeploymentFacts>>) {
@@ -465,22 +449,6 @@ impl DeploymentController {
             .collect();
         list.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
         list
-    }
-
-    fn sync(&mut self, key: &Key, now: Timestamp) {
-        let Some(d) = self.deployments.get(&key.0, &key.1).map(Arc::clone) else {
-            return;
-        };
-        let mut work = Working {
-            status: d.status().clone(),
-            revision: None,
-        };
-        let result = self.sync_deployment(&d, &mut work, now);
-        if let Err(err) = result {
-            tracing::debug!(deployment = %d.name, %err, "sync failed");
-            self.queue
-                .add_after(key.clone(), now.checked_add(RETRY_AFTER).unwrap_or(now));
-        }
     }
 
     fn sync_deployment(

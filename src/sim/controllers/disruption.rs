@@ -9,14 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use futures::FutureExt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
-use tokio::sync::broadcast;
 
+use super::control_loop::{self, Feed, Reconcile};
 use super::events::{EventKind, ObjectRef, Recorder};
-use super::informer::{Change, Informer, Key};
-use super::workload::{FIELD_MANAGER, PodFacts, TICK, WorkQueue, follow, just_after, scaled_value};
+use super::informer::{Change, Informer, Key, Subscription};
+use super::workload::{FIELD_MANAGER, PodFacts, WorkQueue, follow, just_after, scaled_value};
 use crate::sim::clock::{parse_time, rfc3339};
 use crate::sim::resource::ResourceType;
 use crate::sim::selector::LabelSelector;
@@ -30,7 +29,7 @@ const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(1);
 /// Runs the disruption controller until the store shuts down.
 pub async fn run(store: Arc<Store>) {
     if let Some(controller) = DisruptionController::start(&store).await {
-        controller.run().await;
+        control_loop::run(&store, controller).await;
     }
 }
 
@@ -132,14 +131,17 @@ struct Tally {
 /// lists its pods from the store when it syncs, so 50,000 pods cost it nothing between syncs.
 struct PodFeed {
     rt: Arc<ResourceType>,
-    receiver: broadcast::Receiver<Arc<WatchEvent>>,
+    events: Subscription,
 }
 
 impl PodFeed {
     fn start(store: &Store) -> Option<Self> {
         let rt = store.registry().get("", "v1", "pods")?;
         let (_, receiver) = store.follow(&rt, store.current_rv()).ok()?;
-        Some(Self { rt, receiver })
+        Some(Self {
+            rt,
+            events: Subscription::new(receiver),
+        })
     }
 }
 
@@ -152,6 +154,78 @@ struct DisruptionController {
     replicasets: Informer<Scalable>,
     deployments: Informer<Scalable>,
     queue: WorkQueue,
+}
+
+impl Reconcile for DisruptionController {
+    fn feeds() -> Vec<Feed<Self>> {
+        vec![
+            Feed::informer(|c| &mut c.budgets, Self::on_budgets),
+            Feed::events(|c| &mut c.pods.events, Self::on_pod, Self::requeue_all),
+            Feed::informer(|c| &mut c.replicasets, |c, batch| c.on_scalables(&batch)),
+            Feed::informer(|c| &mut c.deployments, |c, batch| c.on_scalables(&batch)),
+        ]
+    }
+
+    fn queue(&mut self) -> &mut WorkQueue {
+        &mut self.queue
+    }
+
+    fn sync(&mut self, key: &Key, now: Timestamp) {
+        let Some(budget) = self.budgets.get(&key.0, &key.1).map(Arc::clone) else {
+            return;
+        };
+        let pods = self.selected_pods(&budget);
+        if pods.is_empty() {
+            self.recorder.record(
+                &budget.subject(),
+                EventKind::Normal,
+                "NoPods",
+                "No matching pods found",
+            );
+        }
+        let (expected, unmanaged) = self.expected_scale(&pods);
+        if !unmanaged.is_empty() {
+            let message = format!(
+                "Pods selected by this PodDisruptionBudget (selector: {}) were found to be unmanaged. As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.",
+                budget.selector_text
+            );
+            self.recorder.record(
+                &budget.subject(),
+                EventKind::Warning,
+                "UnmanagedPods",
+                &message,
+            );
+        }
+        let (expected, desired) = match desired_healthy(
+            &budget,
+            i64::try_from(pods.len()).unwrap_or(i64::MAX),
+            expected,
+        ) {
+            Ok(numbers) => numbers,
+            Err(err) => {
+                tracing::debug!(budget = %budget.name, %err, "invalid budget");
+                return;
+            }
+        };
+        let (disrupted, recheck) = self.still_disrupted(&budget, &pods, now);
+        let healthy = count_healthy(&pods, &disrupted, now);
+        let allowed = if expected <= 0 {
+            0
+        } else {
+            (healthy - desired).max(0)
+        };
+        let tally = Tally {
+            expected,
+            desired,
+            healthy,
+            allowed,
+            disrupted,
+        };
+        if let Some(at) = recheck {
+            self.queue.add_after(key.clone(), just_after(at));
+        }
+        self.write_status(&budget, &tally, now);
+    }
 }
 
 impl DisruptionController {
@@ -167,7 +241,7 @@ impl DisruptionController {
         .await?;
         let replicasets = follow(store, "apps", "v1", "replicasets", Scalable::from_stored).await?;
         let deployments = follow(store, "apps", "v1", "deployments", Scalable::from_stored).await?;
-        let mut controller = Self {
+        Some(Self {
             store: Arc::clone(store),
             recorder: Recorder::new(store, "controllermanager"),
             budgets_rt: store
@@ -178,69 +252,14 @@ impl DisruptionController {
             replicasets,
             deployments,
             queue: WorkQueue::default(),
-        };
-        controller.requeue_all();
-        Some(controller)
+        })
     }
 
+    /// Events were missed: any budget may have been touched.
     fn requeue_all(&mut self) {
         let keys: Vec<Key> = self.budgets.iter().map(|(k, _)| k.clone()).collect();
         for key in keys {
             self.queue.add(key);
-        }
-    }
-
-    async fn run(mut self) {
-        let shutdown = self.store.shutdown.clone();
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                batch = self.budgets.changed() => match batch {
-                    Some(batch) => self.on_budgets(batch),
-                    None => return,
-                },
-                event = self.pods.receiver.recv() => match event {
-                    Ok(event) => self.on_pod(&event),
-                    Err(broadcast::error::RecvError::Lagged(_)) => self.requeue_all(),
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                batch = self.replicasets.changed() => match batch {
-                    Some(batch) => self.on_scalables(&batch),
-                    None => return,
-                },
-                batch = self.deployments.changed() => match batch {
-                    Some(batch) => self.on_scalables(&batch),
-                    None => return,
-                },
-                _ = ticker.tick() => {
-                    self.catch_up();
-                    let now = self.store.clock.now();
-                    for key in self.queue.take_due(now) {
-                        self.sync(&key, now);
-                    }
-                }
-            }
-        }
-    }
-
-    fn catch_up(&mut self) {
-        while let Some(Some(batch)) = self.budgets.changed().now_or_never() {
-            self.on_budgets(batch);
-        }
-        loop {
-            match self.pods.receiver.try_recv() {
-                Ok(event) => self.on_pod(&event),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => self.requeue_all(),
-                Err(_) => break,
-            }
-        }
-        while let Some(Some(batch)) = self.replicasets.changed().now_or_never() {
-            self.on_scalables(&batch);
-        }
-        while let Some(Some(batch)) = self.deployments.changed().now_or_never() {
-            self.on_scalables(&batch);
         }
     }
 
@@ -312,63 +331,6 @@ impl DisruptionController {
             .filter_map(|o| PodFacts::from_stored(o))
             .map(Arc::new)
             .collect()
-    }
-
-    fn sync(&mut self, key: &Key, now: Timestamp) {
-        let Some(budget) = self.budgets.get(&key.0, &key.1).map(Arc::clone) else {
-            return;
-        };
-        let pods = self.selected_pods(&budget);
-        if pods.is_empty() {
-            self.recorder.record(
-                &budget.subject(),
-                EventKind::Normal,
-                "NoPods",
-                "No matching pods found",
-            );
-        }
-        let (expected, unmanaged) = self.expected_scale(&pods);
-        if !unmanaged.is_empty() {
-            let message = format!(
-                "Pods selected by this PodDisruptionBudget (selector: {}) were found to be unmanaged. As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.",
-                budget.selector_text
-            );
-            self.recorder.record(
-                &budget.subject(),
-                EventKind::Warning,
-                "UnmanagedPods",
-                &message,
-            );
-        }
-        let (expected, desired) = match desired_healthy(
-            &budget,
-            i64::try_from(pods.len()).unwrap_or(i64::MAX),
-            expected,
-        ) {
-            Ok(numbers) => numbers,
-            Err(err) => {
-                tracing::debug!(budget = %budget.name, %err, "invalid budget");
-                return;
-            }
-        };
-        let (disrupted, recheck) = self.still_disrupted(&budget, &pods, now);
-        let healthy = count_healthy(&pods, &disrupted, now);
-        let allowed = if expected <= 0 {
-            0
-        } else {
-            (healthy - desired).max(0)
-        };
-        let tally = Tally {
-            expected,
-            desired,
-            healthy,
-            allowed,
-            disrupted,
-        };
-        if let Some(at) = recheck {
-            self.queue.add_after(key.clone(), just_after(at));
-        }
-        self.write_status(&budget, &tally, now);
     }
 
     /// The sum of the scales of the controllers of the selected pods. Pods of a

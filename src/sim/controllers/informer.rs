@@ -1,12 +1,16 @@
 //! A controller's view of one resource: a cache kept current from the store's change stream,
 //! holding only what the controller projects out of each object (a few fields, not the JSON
 //! tree), so 50,000 pods cost a controller kilobytes of facts instead of gigabytes of trees.
-//! Like client-go informers it relists when it falls behind.
+//! Like client-go informers it relists when it falls behind. It also owns `Subscription`, the
+//! store's change stream in a form a loop can poll while the controller that holds it is
+//! borrowed elsewhere. It reads the store and never writes to it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::ReusableBoxFuture;
 
 use crate::sim::resource::ResourceType;
 use crate::sim::store::{EventType, ListOptions, Store, StoredObject, WatchEvent};
@@ -21,13 +25,62 @@ pub enum Change<T> {
     Removed(Key),
 }
 
+type Receiver = broadcast::Receiver<Arc<WatchEvent>>;
+
+/// A store change stream that keeps its pending receive inside itself, so it can be polled
+/// through a `&mut` taken afresh on every poll (as a controller's run loop does) without
+/// losing its place or its wake-up between polls. Like the receive it wraps, it is cancel
+/// safe: nothing is lost when the future that polls it is dropped.
+pub struct Subscription {
+    next: ReusableBoxFuture<'static, (Result<Arc<WatchEvent>, RecvError>, Receiver)>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    pub fn new(receiver: Receiver) -> Self {
+        Self {
+            next: ReusableBoxFuture::new(receive(receiver)),
+        }
+    }
+
+    /// The next event; while none is published, `cx` is woken when one is.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Arc<WatchEvent>, RecvError>> {
+        let (result, receiver) = ready!(self.next.poll(cx));
+        self.next.set(receive(receiver));
+        Poll::Ready(result)
+    }
+
+    /// The next event already published, or `None` without waiting.
+    pub fn try_recv(&mut self) -> Option<Result<Arc<WatchEvent>, RecvError>> {
+        match self.poll_recv(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        }
+    }
+
+    fn replace(&mut self, receiver: Receiver) {
+        self.next.set(receive(receiver));
+    }
+}
+
+/// One receive that owns its receiver and hands it back with the result.
+async fn receive(mut receiver: Receiver) -> (Result<Arc<WatchEvent>, RecvError>, Receiver) {
+    let result = receiver.recv().await;
+    (result, receiver)
+}
+
 /// A projected cache of one resource.
 pub struct Informer<T> {
     store: Arc<Store>,
     rt: Arc<ResourceType>,
     project: fn(&StoredObject) -> Option<T>,
     cache: BTreeMap<Key, Arc<T>>,
-    receiver: broadcast::Receiver<Arc<WatchEvent>>,
+    events: Subscription,
 }
 
 impl<T> std::fmt::Debug for Informer<T> {
@@ -60,7 +113,7 @@ impl<T> Informer<T> {
             rt,
             project,
             cache,
-            receiver,
+            events: Subscription::new(receiver),
         })
     }
 
@@ -71,21 +124,34 @@ impl<T> Informer<T> {
     /// Waits for the next batch of changes and applies them to the cache. `None` when the
     /// resource stopped being served (its CRD was deleted).
     pub async fn changed(&mut self) -> Option<Vec<Change<T>>> {
-        let first = match self.receiver.recv().await {
+        std::future::poll_fn(|cx| self.poll_changed(cx)).await
+    }
+
+    /// `changed` as a poll: the next batch of changes, applied to the cache, once there is one.
+    pub fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<Change<T>>>> {
+        let first = match ready!(self.events.poll_recv(cx)) {
             Ok(event) => event,
-            Err(RecvError::Lagged(_)) => return Some(self.relist()),
-            Err(RecvError::Closed) => return None,
+            Err(RecvError::Lagged(_)) => return Poll::Ready(Some(self.relist())),
+            Err(RecvError::Closed) => return Poll::Ready(None),
         };
         let mut changes = vec![self.apply(&first)];
-        loop {
-            match self.receiver.try_recv() {
+        while let Some(next) = self.events.try_recv() {
+            match next {
                 Ok(event) => changes.push(self.apply(&event)),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Lagged(_)) => return Some(self.relist()),
-                Err(TryRecvError::Closed) => return None,
+                Err(RecvError::Lagged(_)) => return Poll::Ready(Some(self.relist())),
+                Err(RecvError::Closed) => return Poll::Ready(None),
             }
         }
-        Some(changes)
+        Poll::Ready(Some(changes))
+    }
+
+    /// The whole cache as changes, as a controller's first batch: what the informer has
+    /// listed, reported the way later additions are.
+    pub fn listed(&self) -> Vec<Change<T>> {
+        self.cache
+            .iter()
+            .map(|(k, v)| Change::Upsert(k.clone(), Arc::clone(v)))
+            .collect()
     }
 
     fn apply(&mut self, event: &WatchEvent) -> Change<T> {
@@ -110,7 +176,7 @@ impl<T> Informer<T> {
         let (items, _, receiver) =
             self.store
                 .snapshot_and_follow(&self.rt, None, &ListOptions::default());
-        self.receiver = receiver;
+        self.events.replace(receiver);
         let fresh: BTreeMap<Key, Arc<T>> = items
             .iter()
             .filter_map(|o| (self.project)(o).map(|t| (key_of(o), Arc::new(t))))
@@ -233,5 +299,49 @@ mod tests {
         assert_eq!(informer.len(), 12);
         assert!(changes.len() >= 12);
         assert!(informer.in_namespace("default").count() == 12);
+    }
+
+    #[tokio::test]
+    async fn a_subscription_keeps_its_place_between_polls() {
+        use futures::FutureExt;
+
+        let store = Arc::new(Store::new(Arc::new(SystemClock), StoreConfig::default()));
+        let registry = store.registry();
+        let ns = registry.get("", "v1", "namespaces").unwrap();
+        store
+            .seed(&ns, json!({"metadata": {"name": "default"}}))
+            .unwrap();
+        let cms = registry.get("", "v1", "configmaps").unwrap();
+        let create = |name: &str| {
+            let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}});
+            store
+                .create(&cms, None, body, &WriteOptions::default())
+                .unwrap();
+        };
+        let (_, receiver) = store.follow(&cms, store.current_rv()).unwrap();
+        let mut events = Subscription::new(receiver);
+        assert!(events.try_recv().is_none(), "nothing published yet");
+        // A wait given up before anything arrives loses nothing.
+        assert!(
+            std::future::poll_fn(|cx| events.poll_recv(cx))
+                .now_or_never()
+                .is_none()
+        );
+        create("a");
+        create("b");
+        let name = |received: Option<Result<Arc<WatchEvent>, RecvError>>| {
+            received.unwrap().unwrap().object.name.clone()
+        };
+        assert_eq!(name(events.try_recv()), "a");
+        assert_eq!(name(events.try_recv()), "b");
+        assert!(events.try_recv().is_none());
+        // A poll that found nothing is woken by the next event.
+        let waiting = tokio::spawn(async move {
+            let event = std::future::poll_fn(|cx| events.poll_recv(cx)).await;
+            event.unwrap().object.name.clone()
+        });
+        tokio::task::yield_now().await;
+        create("c");
+        assert_eq!(waiting.await.unwrap(), "c");
     }
 }

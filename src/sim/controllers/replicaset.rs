@@ -9,14 +9,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use futures::FutureExt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
+use super::control_loop::{self, Feed, Reconcile};
 use super::events::{EventKind, Recorder};
 use super::informer::{Change, Informer, Key};
 use super::workload::{
-    FIELD_MANAGER, OwnerIndex, PodFacts, TICK, WorkQueue, apps_ref, controller_ref_json, follow,
+    FIELD_MANAGER, OwnerIndex, PodFacts, WorkQueue, apps_ref, controller_ref_json, follow,
     just_after, string_map,
 };
 use crate::sim::clock::rfc3339;
@@ -34,7 +34,7 @@ const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(1);
 pub async fn run(store: Arc<Store>) {
     let replicasets = async {
         if let Some(controller) = ReplicaSetController::start(&store).await {
-            controller.run().await;
+            control_loop::run(&store, controller).await;
         }
     };
     tokio::join!(replicasets, super::deployment::run(Arc::clone(&store)));
@@ -111,6 +111,42 @@ struct ReplicaSetController {
     queue: WorkQueue,
 }
 
+impl Reconcile for ReplicaSetController {
+    fn feeds() -> Vec<Feed<Self>> {
+        vec![
+            Feed::informer(|c| &mut c.replicasets, Self::on_replicasets),
+            Feed::informer(|c| &mut c.pods, Self::on_pods),
+        ]
+    }
+
+    fn queue(&mut self) -> &mut WorkQueue {
+        &mut self.queue
+    }
+
+    fn sync(&mut self, key: &Key, now: Timestamp) {
+        let Some(rs) = self.replicasets.get(&key.0, &key.1).map(Arc::clone) else {
+            return;
+        };
+        let active: Vec<Arc<PodFacts>> = self
+            .pods_by_owner
+            .owned(&rs.uid)
+            .filter_map(|(ns, name)| self.pods.get(ns, name))
+            .filter(|p| p.is_active() && p.labels.selected_by(&rs.selector))
+            .cloned()
+            .collect();
+        let failure = if rs.deleting {
+            None
+        } else {
+            self.manage_replicas(&rs, &active)
+        };
+        if failure.is_some() {
+            self.queue
+                .add_after(key.clone(), now.checked_add(RETRY_AFTER).unwrap_or(now));
+        }
+        self.update_status(&rs, &active, failure, now);
+    }
+}
+
 impl ReplicaSetController {
     async fn start(store: &Arc<Store>) -> Option<Self> {
         let replicasets = follow(
@@ -123,7 +159,7 @@ impl ReplicaSetController {
         .await?;
         let pods = follow(store, "", "v1", "pods", replicaset_pod).await?;
         let registry = store.registry();
-        let mut controller = Self {
+        Some(Self {
             store: Arc::clone(store),
             recorder: Recorder::new(store, "replicaset-controller"),
             pods_rt: registry.get("", "v1", "pods")?,
@@ -133,53 +169,7 @@ impl ReplicaSetController {
             replicaset_by_uid: HashMap::new(),
             pods_by_owner: OwnerIndex::default(),
             queue: WorkQueue::default(),
-        };
-        for (key, rs) in controller.replicasets.iter() {
-            controller
-                .replicaset_by_uid
-                .insert(rs.uid.clone(), key.clone());
-            controller.queue.add(key.clone());
-        }
-        for (key, pod) in controller.pods.iter() {
-            controller.pods_by_owner.set(key, pod.controller_uid());
-        }
-        Some(controller)
-    }
-
-    async fn run(mut self) {
-        let shutdown = self.store.shutdown.clone();
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                batch = self.replicasets.changed() => match batch {
-                    Some(batch) => self.on_replicasets(batch),
-                    None => return,
-                },
-                batch = self.pods.changed() => match batch {
-                    Some(batch) => self.on_pods(batch),
-                    None => return,
-                },
-                _ = ticker.tick() => {
-                    self.catch_up();
-                    let now = self.store.clock.now();
-                    for key in self.queue.take_due(now) {
-                        self.sync(&key, now);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Applies every change already published, so a sync sees the controller's own writes.
-    fn catch_up(&mut self) {
-        while let Some(Some(batch)) = self.replicasets.changed().now_or_never() {
-            self.on_replicasets(batch);
-        }
-        while let Some(Some(batch)) = self.pods.changed().now_or_never() {
-            self.on_pods(batch);
-        }
+        })
     }
 
     fn on_replicasets(&mut self, batch: Vec<Change<ReplicaSetFacts>>) {
@@ -212,29 +202,6 @@ impl ReplicaSetController {
                 }
             }
         }
-    }
-
-    fn sync(&mut self, key: &Key, now: Timestamp) {
-        let Some(rs) = self.replicasets.get(&key.0, &key.1).map(Arc::clone) else {
-            return;
-        };
-        let active: Vec<Arc<PodFacts>> = self
-            .pods_by_owner
-            .owned(&rs.uid)
-            .filter_map(|(ns, name)| self.pods.get(ns, name))
-            .filter(|p| p.is_active() && p.labels.selected_by(&rs.selector))
-            .cloned()
-            .collect();
-        let failure = if rs.deleting {
-            None
-        } else {
-            self.manage_replicas(&rs, &active)
-        };
-        if failure.is_some() {
-            self.queue
-                .add_after(key.clone(), now.checked_add(RETRY_AFTER).unwrap_or(now));
-        }
-        self.update_status(&rs, &active, failure, now);
     }
 
     /// Creates or deletes pods towards `spec.replicas`; the error of a failed write, if any.
