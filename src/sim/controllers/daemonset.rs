@@ -769,7 +769,7 @@ impl DaemonSetController {
     }
 
     // -----------------------------------------------------------------------------------------
-    // One sync
+    // The parts of one sync (`Reconcile::sync` above)
     // -----------------------------------------------------------------------------------------
 
     fn retry_later(&mut self, key: &Key, now: Timestamp) {
