@@ -188,6 +188,19 @@ impl<C> Source<C> for EventFeed<C> {
     }
 }
 
+/// Lets a running controller bring `check` about, polling every 30 ms; fails the test after
+/// 200 polls. A bound for a broken controller, not a measure of a working one.
+#[cfg(test)]
+pub(crate) async fn eventually(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -359,16 +372,6 @@ mod tests {
 
     fn rt(store: &Store, plural: &str) -> Arc<ResourceType> {
         store.registry().get("", "v1", plural).unwrap()
-    }
-
-    async fn eventually(what: &str, check: impl Fn() -> bool) {
-        for _ in 0..200 {
-            if check() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-        panic!("timed out waiting for {what}");
     }
 
     /// The loop must end on its own; the bound only keeps a broken loop from hanging the run.

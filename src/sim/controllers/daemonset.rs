@@ -1487,6 +1487,7 @@ fn pin_to_node(spec: &mut Value, node: &str) {
 mod tests {
     use super::*;
     use crate::sim::clock::{Clock, rfc3339};
+    use crate::sim::controllers::control_loop::eventually;
     use crate::sim::controllers::workload::TestClock;
     use crate::sim::store::{ListOptions, StoreConfig};
     use std::time::Duration;
@@ -1730,16 +1731,6 @@ mod tests {
     }
 
     /// Polls (bounded) until `check` holds.
-    async fn eventually(what: &str, check: impl Fn() -> bool) {
-        for _ in 0..200 {
-            if check() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-        panic!("timed out waiting for {what}");
-    }
-
     fn status_of(ds: &Value) -> [i64; 8] {
         let s = &ds["status"];
         let n = |k: &str| s.get(k).and_then(Value::as_i64).unwrap_or(0);

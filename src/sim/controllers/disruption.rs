@@ -586,6 +586,7 @@ fn status_json(previous: &Value, tally: &Tally, generation: i64, now: Timestamp)
 mod tests {
     use super::*;
     use crate::sim::clock::Clock;
+    use crate::sim::controllers::control_loop::eventually;
     use crate::sim::controllers::workload::TestClock;
     use crate::sim::store::StoreConfig;
     use crate::sim::write::{DeleteOptions, PatchType};
@@ -700,16 +701,6 @@ mod tests {
         fn drop(&mut self) {
             self.store.shutdown.cancel();
         }
-    }
-
-    async fn eventually(what: &str, check: impl Fn() -> bool) {
-        for _ in 0..200 {
-            if check() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-        panic!("timed out waiting for {what}");
     }
 
     #[tokio::test]

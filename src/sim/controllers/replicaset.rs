@@ -434,6 +434,7 @@ fn without_condition_times(status: &Value) -> Value {
 mod tests {
     use super::*;
     use crate::sim::clock::{Clock, rfc3339};
+    use crate::sim::controllers::control_loop::eventually;
     use crate::sim::controllers::workload::TestClock;
     use crate::sim::store::{ListOptions, StoreConfig};
     use crate::sim::write::PatchType;
@@ -616,16 +617,6 @@ mod tests {
         fn drop(&mut self) {
             self.store.shutdown.cancel();
         }
-    }
-
-    async fn eventually(what: &str, check: impl Fn() -> bool) {
-        for _ in 0..200 {
-            if check() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-        panic!("timed out waiting for {what}");
     }
 
     fn template(image: &str) -> Value {
