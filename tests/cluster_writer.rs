@@ -17,7 +17,7 @@ use pooltop::cluster::readonly::is_write_refused;
 use pooltop::cluster::{AuditLog, ConnectError, ConnectOptions, KubeWriter, connect, contexts};
 use pooltop::model::SourceKind;
 use pooltop::ops::{ClusterWriter, ObjectRef, Write, WriteError};
-use pooltop::sim::kubeconfig::{ADMIN_CONTEXT, VIEWER_CONTEXT};
+use pooltop::sim::kubeconfig::{ADMIN_CONTEXT, RESTRICTED_CONTEXT, VIEWER_CONTEXT};
 use pooltop::sim::scenario::Scenario;
 use serde_json::{Value, json};
 
@@ -418,7 +418,10 @@ async fn kubeconfig_files_merge_like_kubectl_the_first_file_wins() {
         };
         let listed = contexts(&opts).unwrap();
         assert_eq!(listed.current.as_deref(), Some(ADMIN_CONTEXT));
-        assert_eq!(listed.names, [ADMIN_CONTEXT, VIEWER_CONTEXT, "elsewhere"]);
+        assert_eq!(
+            listed.names,
+            [ADMIN_CONTEXT, VIEWER_CONTEXT, RESTRICTED_CONTEXT, "elsewhere"]
+        );
         let connection = connect(&opts).await.unwrap();
         assert_eq!(connection.source.context, ADMIN_CONTEXT);
         assert_eq!(connection.source.server, cluster.handle.url);
