@@ -1,15 +1,17 @@
 //! What the feed keeps of each object: `managedFields` never, and of pods outside
 //! `calico-system` / `kube-system` only what the model reads (identity, owners, node, emptyDir
 //! volumes, phase, conditions, container states, addresses) — at 50,000 pods the rest is most of
-//! the memory. Also which events are kept and in what order. Pure functions on objects; must not
-//! decide what is watched.
+//! the memory. Lists are trimmed to their length: serde grows a `Vec` of small items to a
+//! capacity of 4 and then doubles, and on a pod with one container status (about 1 KB each in
+//! k8s-openapi) that is 3 KB of spare room per pod. Also which events are kept and in what
+//! order. Pure functions on objects; must not decide what is watched.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, Event, Pod, PodSpec, PodStatus, Volume,
+    Container, ContainerStatus, EmptyDirVolumeSource, Event, Pod, PodSpec, PodStatus, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -33,7 +35,7 @@ pub fn pod(mut pod: Pod) -> Pod {
         .as_deref()
         .is_some_and(|ns| FULL_POD_NAMESPACES.contains(&ns));
     if keep_whole {
-        return pod;
+        return trimmed_whole(pod);
     }
     let Pod {
         metadata,
@@ -44,6 +46,50 @@ pub fn pod(mut pod: Pod) -> Pod {
         metadata: slim_metadata(metadata),
         spec: spec.map(slim_spec),
         status: status.map(slim_status),
+    }
+}
+
+/// `list` without spare capacity.
+fn trimmed<T>(mut list: Vec<T>) -> Vec<T> {
+    list.shrink_to_fit();
+    list
+}
+
+/// A pod kept whole: every field stays, its largest lists lose their spare capacity.
+fn trimmed_whole(mut pod: Pod) -> Pod {
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.containers.shrink_to_fit();
+        if let Some(volumes) = spec.volumes.as_mut() {
+            volumes.shrink_to_fit();
+        }
+        if let Some(tolerations) = spec.tolerations.as_mut() {
+            tolerations.shrink_to_fit();
+        }
+    }
+    if let Some(status) = pod.status.as_mut() {
+        trim_status_lists(status);
+    }
+    if let Some(owners) = pod.metadata.owner_references.as_mut() {
+        owners.shrink_to_fit();
+    }
+    pod
+}
+
+fn trim_status_lists(status: &mut PodStatus) {
+    if let Some(conditions) = status.conditions.as_mut() {
+        conditions.shrink_to_fit();
+    }
+    for list in [
+        &mut status.container_statuses,
+        &mut status.init_container_statuses,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        list.shrink_to_fit();
+    }
+    if let Some(ips) = status.pod_ips.as_mut() {
+        ips.shrink_to_fit();
     }
 }
 
@@ -61,7 +107,7 @@ fn slim_metadata(metadata: ObjectMeta) -> ObjectMeta {
         uid: metadata.uid,
         labels: metadata.labels,
         annotations,
-        owner_references: metadata.owner_references,
+        owner_references: metadata.owner_references.map(trimmed),
         creation_timestamp: metadata.creation_timestamp,
         deletion_timestamp: metadata.deletion_timestamp,
         deletion_grace_period_seconds: metadata.deletion_grace_period_seconds,
@@ -75,34 +121,41 @@ fn slim_spec(spec: PodSpec) -> PodSpec {
         node_selector: spec.node_selector,
         host_network: spec.host_network,
         // Only whether a volume is an emptyDir matters (drain's local-storage rule).
-        volumes: spec.volumes.map(|volumes| {
-            volumes
-                .into_iter()
-                .map(|volume| Volume {
-                    empty_dir: volume.empty_dir.map(|_| EmptyDirVolumeSource::default()),
-                    name: volume.name,
-                    ..Volume::default()
-                })
-                .collect()
-        }),
-        containers: spec
-            .containers
-            .into_iter()
-            .map(|container| Container {
-                name: container.name,
-                ..Container::default()
+        volumes: spec
+            .volumes
+            .map(|volumes| {
+                volumes
+                    .into_iter()
+                    .map(|volume| Volume {
+                        empty_dir: volume.empty_dir.map(|_| EmptyDirVolumeSource::default()),
+                        name: volume.name,
+                        ..Volume::default()
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect(),
+            .map(trimmed),
+        containers: trimmed(
+            spec.containers
+                .into_iter()
+                .map(|container| Container {
+                    name: container.name,
+                    ..Container::default()
+                })
+                .collect(),
+        ),
         ..PodSpec::default()
     }
 }
 
 fn slim_status(status: PodStatus) -> PodStatus {
-    PodStatus {
+    let statuses = |list: Option<Vec<ContainerStatus>>| {
+        list.map(|l| trimmed(l.into_iter().map(slim_container_status).collect()))
+    };
+    let mut slim = PodStatus {
         phase: status.phase,
         conditions: status.conditions,
-        container_statuses: status.container_statuses,
-        init_container_statuses: status.init_container_statuses,
+        container_statuses: statuses(status.container_statuses),
+        init_container_statuses: statuses(status.init_container_statuses),
         pod_ip: status.pod_ip,
         pod_ips: status.pod_ips,
         host_ip: status.host_ip,
@@ -110,6 +163,23 @@ fn slim_status(status: PodStatus) -> PodStatus {
         message: status.message,
         start_time: status.start_time,
         ..PodStatus::default()
+    };
+    trim_status_lists(&mut slim);
+    slim
+}
+
+/// What the pod columns and the diagnosis read of a container: its state, readiness, restarts
+/// and image. The runtime's ids, resources and mounts are dropped.
+fn slim_container_status(status: ContainerStatus) -> ContainerStatus {
+    ContainerStatus {
+        name: status.name,
+        image: status.image,
+        ready: status.ready,
+        restart_count: status.restart_count,
+        started: status.started,
+        state: status.state,
+        last_state: status.last_state,
+        ..ContainerStatus::default()
     }
 }
 
@@ -215,6 +285,47 @@ mod tests {
             );
             assert_eq!(kept, expected);
         }
+    }
+
+    #[test]
+    fn workload_container_statuses_keep_state_and_lose_runtime_ids() {
+        let mut source = workload("default");
+        let status = source.status.as_mut().unwrap();
+        let statuses = status.container_statuses.as_mut().unwrap();
+        statuses[0].container_id = Some("containerd://abc".into());
+        statuses[0].started = Some(true);
+        // As serde leaves a list grown by pushes: room for more than it holds.
+        statuses.reserve(8);
+        let conditions = vec![k8s_openapi::api::core::v1::PodCondition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            ..Default::default()
+        }];
+        let mut roomy = Vec::with_capacity(8);
+        roomy.extend(conditions.clone());
+        status.conditions = Some(roomy);
+
+        let slim = pod(source);
+        let status = slim.status.as_ref().unwrap();
+        let kept = &status.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            (
+                kept.name.as_str(),
+                kept.ready,
+                kept.restart_count,
+                kept.started
+            ),
+            ("web", true, 2, Some(true))
+        );
+        assert_eq!(kept.image, "nginx");
+        assert_eq!(
+            (kept.container_id.as_deref(), kept.image_id.as_str()),
+            (None, "")
+        );
+        assert_eq!(status.conditions.as_ref(), Some(&conditions));
+        let lists = status.container_statuses.as_ref().unwrap();
+        assert_eq!(lists.capacity(), lists.len());
+        assert_eq!(status.conditions.as_ref().unwrap().capacity(), 1);
     }
 
     fn event(name: &str, kind: &str, minute: i64) -> Event {
