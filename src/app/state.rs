@@ -106,9 +106,11 @@ pub struct Derived {
 
 impl Derived {
     pub fn compute(snapshot: &ClusterSnapshot, rules: &PoolRules) -> Self {
-        let pools = pools::pools(snapshot, rules);
-        let nodes = pools::all_node_rows(snapshot, &pools);
-        let rollouts = rollout::rollouts(snapshot, &pools);
+        // Pods by node and the Calico agent DaemonSets, indexed once for all three.
+        let index = pools::NodeIndex::new(snapshot);
+        let pools = pools::pools_with_index(snapshot, rules, &index);
+        let nodes = pools::all_node_rows_with_index(snapshot, &index, &pools);
+        let rollouts = rollout::rollouts_with_agents(snapshot, &index.agents, &pools);
         let tigera = rollout::tigera_statuses(snapshot);
         let ipam = IpamView::from_snapshot(snapshot);
         // The Findings view lists the IPAM findings too, one per fact.

@@ -346,10 +346,7 @@ fn spawn_static_watches(
             0,
             &stores.nodes,
         ),
-        |mut node: Node| {
-            slim::drop_managed_fields(&mut node.metadata);
-            Some(node)
-        },
+        |node: Node| Some(slim::node(node)),
     ));
     tokio::spawn(start(
         ctx,

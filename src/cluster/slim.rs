@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerStatus, EmptyDirVolumeSource, Event, Pod, PodSpec, PodStatus, Volume,
+    Container, ContainerStatus, EmptyDirVolumeSource, Event, Node, Pod, PodSpec, PodStatus, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -24,6 +24,19 @@ pub const FULL_POD_NAMESPACES: [&str; 2] = ["calico-system", "kube-system"];
 /// Drops `managedFields`, which no view reads and which can be most of an object's size.
 pub fn drop_managed_fields(metadata: &mut ObjectMeta) {
     metadata.managed_fields = None;
+}
+
+/// A node as the feed stores it: no `managedFields`, and none of `status.images` (every image
+/// on the node with its size; on a real node often 50+ entries and most of the object) or the
+/// attached-volume lists, which no view reads.
+pub fn node(mut node: Node) -> Node {
+    drop_managed_fields(&mut node.metadata);
+    if let Some(status) = node.status.as_mut() {
+        status.images = None;
+        status.volumes_attached = None;
+        status.volumes_in_use = None;
+    }
+    node
 }
 
 /// A pod as the feed stores it.
@@ -363,5 +376,36 @@ mod tests {
             .map(|e| e.metadata.name.clone().unwrap())
             .collect();
         assert_eq!(names, ["b", "c", "d"]);
+    }
+
+    #[test]
+    fn nodes_keep_what_the_views_read_and_lose_their_image_lists() {
+        let original: Node = serde_json::from_value(json!({
+            "metadata": {"name": "aks-np-0", "labels": {"kubernetes.io/os": "windows"},
+                         "managedFields": [{"manager": "kubelet"}]},
+            "spec": {"unschedulable": true},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "nodeInfo": {"containerRuntimeVersion": "containerd://1.7.20", "kubeletVersion": "v1.32.4",
+                             "architecture": "amd64", "bootID": "", "kernelVersion": "", "kubeProxyVersion": "",
+                             "machineID": "", "operatingSystem": "windows", "osImage": "Windows Server 2022", "systemUUID": ""},
+                "addresses": [{"type": "InternalIP", "address": "10.224.0.9"}],
+                "images": [{"names": ["mcr.microsoft.com/windows/nanoserver:ltsc2022"], "sizeBytes": 123}],
+                "volumesInUse": ["kubernetes.io/csi/disk^x"],
+                "volumesAttached": [{"name": "kubernetes.io/csi/disk^x", "devicePath": ""}],
+            },
+        }))
+        .unwrap();
+        let slim = node(original.clone());
+        assert!(slim.metadata.managed_fields.is_none());
+        let status = slim.status.unwrap();
+        assert!(status.images.is_none());
+        assert!(status.volumes_in_use.is_none() && status.volumes_attached.is_none());
+        let kept = original.status.clone().unwrap();
+        assert_eq!(status.conditions, kept.conditions);
+        assert_eq!(status.node_info, kept.node_info);
+        assert_eq!(status.addresses, kept.addresses);
+        assert_eq!(slim.spec, original.spec);
+        assert_eq!(slim.metadata.labels, original.metadata.labels);
     }
 }
