@@ -12,7 +12,8 @@
 //! - the time to take in a new snapshot (the model derived again), and the render time per
 //!   frame of each view at 120x40 and 80x24.
 //!
-//! Run with `cargo bench --bench console`; numbers go to stdout.
+//! Run with `cargo bench --bench console`; numbers go to stdout. Where the derive time goes,
+//! part by part, is `cargo bench --bench model_large`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -37,10 +38,8 @@ use pooltop::app::runtime::{Exit, Surface, Themes, run_on};
 use pooltop::app::state::State;
 use pooltop::app::update::{Msg, update};
 use pooltop::cluster::{self, AuditLog, ConnectOptions, KubeWriter};
-use pooltop::model::pools::{self, PoolRules};
+use pooltop::model::pools::PoolRules;
 use pooltop::model::{ClusterSnapshot, FeedState, Kind};
-use pooltop::model::{findings, rollout};
-use pooltop::ui::ipam::IpamView;
 use pooltop::ui::{self, Theme};
 
 use common::{kubectl_get_nodes, memory_mib, start_sim, summary};
@@ -290,40 +289,6 @@ async fn drive(driver: Driver) {
     let _ = keys_tx.unbounded_send(Ok(Event::Key(key('q'))));
 }
 
-/// Where the time of deriving the model goes, function by function (median of 5).
-fn derive_breakdown(snapshot: &ClusterSnapshot, rules: &PoolRules) {
-    fn time<T>(label: &str, mut f: impl FnMut() -> T) -> T {
-        let mut samples = Vec::new();
-        let mut out = None;
-        for _ in 0..5 {
-            let started = Instant::now();
-            out = Some(f());
-            samples.push(started.elapsed());
-        }
-        println!("{:<52} {}", format!("  {label}"), summary(&samples));
-        out.unwrap()
-    }
-    let pools = time("model::pools::pools", || pools::pools(snapshot, rules));
-    time("model::pools::all_node_rows", || {
-        pools::all_node_rows(snapshot, &pools)
-    });
-    time("model::rollout::rollouts", || {
-        rollout::rollouts(snapshot, &pools)
-    });
-    time("model::rollout::tigera_statuses", || {
-        rollout::tigera_statuses(snapshot)
-    });
-    let ipam = time("ui::ipam::IpamView::from_snapshot", || {
-        IpamView::from_snapshot(snapshot)
-    });
-    let found = time("model::findings::findings", || {
-        findings::findings(snapshot, &pools)
-    });
-    time("model::findings::with_ipam", || {
-        findings::with_ipam(found.clone(), &ipam.model)
-    });
-}
-
 /// Times taking in a new snapshot and rendering every view at both sizes.
 fn render_report(state: &mut State, theme: &Theme) {
     let snapshot = Arc::clone(&state.snapshot);
@@ -341,7 +306,6 @@ fn render_report(state: &mut State, theme: &Theme) {
         "taking in a new snapshot (model derived)",
         summary(&takes)
     );
-    derive_breakdown(&snapshot, &state.rules);
     for (width, height) in [(120, 40), (80, 24)] {
         for view in ["pools", "nodes", "rollout", "findings", "ipam"] {
             let (samples, bytes) = time_view(state, theme, view, width, height);

@@ -152,25 +152,6 @@ fn main() {
     let derived = time("app::state::Derived::compute", || {
         Derived::compute(snapshot, &rules)
     });
-    time("Derived with one NodeIndex (proposed)", || {
-        let index = pools::NodeIndex::new(snapshot);
-        let pools = pools::pools_with_index(snapshot, &rules, &index);
-        let nodes = pools::all_node_rows_with_index(snapshot, &index, &pools);
-        let rollouts = rollout::rollouts_with_agents(snapshot, &index.agents, &pools);
-        let tigera = rollout::tigera_statuses(snapshot);
-        let ipam = IpamView::from_snapshot(snapshot);
-        let findings = findings::with_ipam(findings::findings(snapshot, &pools), &ipam.model);
-        Derived {
-            revision: snapshot.revision,
-            pools,
-            nodes,
-            rollouts,
-            tigera,
-            findings,
-            ipam,
-            detail: Vec::new(),
-        }
-    });
     time("model::pools::NodeIndex::new", || {
         pools::NodeIndex::new(snapshot).pods_by_node.len()
     });
