@@ -519,7 +519,10 @@ fn enter(state: &mut State) {
         Item::Rollout(r, n) => Some(View::Node {
             name: state.derived.rollouts[r].nodes[n].node.clone(),
         }),
-        Item::Finding(i) if state.derived.findings[i].opens_ipam() => Some(View::Ipam),
+        Item::Finding(i) if state.derived.findings[i].opens_ipam() => {
+            focus_finding_block(state, i);
+            Some(View::Ipam)
+        }
         Item::Finding(i) => match &state.derived.findings[i].subject {
             crate::model::findings::Subject::Node(name) => Some(View::Node { name: name.clone() }),
             crate::model::findings::Subject::Pool(key) => Some(View::Nodes {
@@ -539,6 +542,36 @@ fn enter(state: &mut State) {
     if let Some(view) = next {
         state.stack.push(Screen::new(view));
         refresh_detail(state);
+    }
+}
+
+/// An IPAM finding about one block (borrowed addresses, no affinity, orphaned…) opens the map
+/// at one block per cell with the cursor on that block.
+fn focus_finding_block(state: &mut State, finding: usize) {
+    let crate::model::findings::Subject::Object { kind, name, .. } =
+        &state.derived.findings[finding].subject
+    else {
+        return;
+    };
+    if kind != "IPAMBlock" {
+        return;
+    }
+    let view = &state.derived.ipam;
+    let Some(block) = view.model.blocks.iter().position(|b| b.cidr == *name) else {
+        return;
+    };
+    let Some(pool) = view.model.blocks[block].pool else {
+        return;
+    };
+    state.ipam.show_pool(view, pool);
+    let slot = view
+        .map
+        .pool(pool)
+        .and_then(|grid| grid.claimed.iter().find(|(_, b)| *b == block))
+        .map(|(slot, _)| *slot);
+    if let Some(slot) = slot {
+        state.ipam.zoom = Some(0);
+        state.ipam.cursor = usize::try_from(slot).unwrap_or(usize::MAX);
     }
 }
 
@@ -785,6 +818,29 @@ mod tests {
                 name: "aks-nplinux-00000001".to_string()
             }
         );
+    }
+
+    #[test]
+    fn an_ipam_finding_about_a_block_opens_the_map_on_that_block() {
+        let mut state = state();
+        key(&mut state, 'f');
+        let row = state
+            .items()
+            .iter()
+            .position(|item| {
+                matches!(item, Item::Finding(i)
+                    if state.derived.findings[*i].subject.to_string().contains("10.244.3.192/26"))
+            })
+            // The unowned block's finding is listed.
+            .unwrap();
+        state.screen_mut().selected = row;
+        press(&mut state, KeyCode::Enter);
+        assert_eq!(state.screen().view, View::Ipam);
+        // 10.244.3.192/26 is the 16th /26 of 10.244.0.0/22: slot 15, one block per cell.
+        assert_eq!(state.ipam.zoom, Some(0));
+        assert_eq!(state.ipam.cursor, 15);
+        let screen = draw(&mut state).join("\n");
+        assert!(screen.contains("10.244.3.192/26"), "{screen}");
     }
 
     #[test]
