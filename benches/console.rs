@@ -37,7 +37,7 @@ use pooltop::app::keymap::Keymap;
 use pooltop::app::runtime::{Exit, Surface, Themes, run_on};
 use pooltop::app::state::State;
 use pooltop::app::update::{Msg, update};
-use pooltop::cluster::{self, AuditLog, ConnectOptions, KubeWriter};
+use pooltop::cluster::{self, AuditLog, KubeWriter};
 use pooltop::model::pools::PoolRules;
 use pooltop::model::{ClusterSnapshot, FeedState, Kind};
 use pooltop::ui::{self, Theme};
@@ -331,13 +331,7 @@ async fn main() {
     );
 
     let started = Instant::now();
-    let connection = cluster::connect(&ConnectOptions {
-        kubeconfig: Some(sim.kubeconfig.clone()),
-        reach_timeout: Some(Duration::from_secs(60)),
-        ..ConnectOptions::default()
-    })
-    .await
-    .unwrap();
+    let connection = common::connect(&sim.kubeconfig).await;
     let cancel = CancellationToken::new();
     let feed = cluster::spawn_feed(&connection, cancel.clone());
     let mut state = State::new(

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pooltop::app::state::Derived;
-use pooltop::cluster::{self, ConnectOptions};
+use pooltop::cluster;
 use pooltop::model::ClusterSnapshot;
 use pooltop::model::pools::{self, PoolRules};
 use pooltop::model::{findings, rollout};
@@ -71,13 +71,7 @@ fn time<T: Debug>(label: &str, mut f: impl FnMut() -> T) -> T {
 
 /// The first complete snapshot of the simulator at `kubeconfig`, through the console's feed.
 async fn large_snapshot(kubeconfig: std::path::PathBuf) -> Arc<ClusterSnapshot> {
-    let connection = cluster::connect(&ConnectOptions {
-        kubeconfig: Some(kubeconfig),
-        reach_timeout: Some(Duration::from_secs(60)),
-        ..ConnectOptions::default()
-    })
-    .await
-    .unwrap();
+    let connection = common::connect(&kubeconfig).await;
     let cancel = CancellationToken::new();
     let feed = cluster::spawn_feed(&connection, cancel.clone());
     let mut rx = feed.rx.clone();

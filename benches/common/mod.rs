@@ -112,3 +112,14 @@ pub fn summary(samples: &[Duration]) -> String {
         ms.len()
     )
 }
+
+/// The console's connection to the simulator, through its kubeconfig as a user's would be.
+pub async fn connect(kubeconfig: &Path) -> pooltop::cluster::Connection {
+    pooltop::cluster::connect(&pooltop::cluster::ConnectOptions {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        reach_timeout: Some(Duration::from_secs(60)),
+        ..pooltop::cluster::ConnectOptions::default()
+    })
+    .await
+    .unwrap()
+}
