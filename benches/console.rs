@@ -376,6 +376,11 @@ async fn main() {
     let (exit, ()) = tokio::join!(console, driver);
     assert_eq!(exit.unwrap(), Exit::Quit);
     cancel.cancel();
+    println!(
+        "{:<52} {:>10.2} ms",
+        "feed: building a snapshot after one node changed",
+        feed.last_build_time().as_secs_f64() * 1000.0
+    );
     if let Some(nodes) = surface.first_nodes {
         println!(
             "{:<52} {:>10.2} s",

@@ -540,11 +540,9 @@ async fn the_restricted_user_is_forbidden_ipam_and_tigera_status() {
 
 /// `large` as a client sees it: 5,000 Ready nodes, both node DaemonSets counting every node
 /// of their OS, every pod Running, and every pod address allocated in a block affine to the
-/// pod's node, to that pod. Loading takes about a minute in a debug build, hence ignored;
-/// `cargo test --test sim_scenarios -- --ignored` runs it. The miniature of the same loader
-/// is checked object by object in `sim::scenario::large`'s unit tests.
+/// pod's node, to that pod. Loading takes about a minute in a debug build; the miniature of the
+/// same loader is checked object by object in `sim::scenario::large`'s unit tests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "loads 55,000 pods: about a minute in a debug build"]
 async fn large_is_calico_healthy_and_every_address_is_in_its_nodes_block() {
     use pooltop::sim::scenario::{LARGE_NODES, LARGE_PODS};
     use std::collections::BTreeMap;
